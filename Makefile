@@ -1,0 +1,44 @@
+# Every target installs what it needs: .venv is (re)built when missing or when pyproject.toml
+# changed, and reused otherwise.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= auto
+
+.PHONY: demo test test-dbpath dev bench lint format clean-venv
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is needed, found " + sys.version.split()[0] + "; run: make PYTHON=python3.11 ...")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing the project into $(VENV) (once; again only when pyproject.toml changes)"
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m harness.cli demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+# The database and broker layer only; CI runs it against the machine's PostgreSQL and Redis.
+test-dbpath: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q -m dbpath
+
+dev: $(STAMP)
+	$(PY) -m harness.devserver
+
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks -q -p no:xdist --benchmark-only
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean-venv:
+	rm -rf $(VENV)

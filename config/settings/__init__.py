@@ -1,0 +1,1 @@
+"""Settings for the reference platform: base, development, production and test."""

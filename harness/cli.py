@@ -1,0 +1,92 @@
+"""The ``harness`` command line.
+
+Every subcommand follows one contract: exit 0 when all is well, 1 when a check fails, 2 on bad
+input or a missing prerequisite — with a one-line reason on stderr and nothing written.
+Subcommands live in their own modules and register here with :func:`_register`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from harness.errors import HarnessError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its usage errors are one line (plus the usage) and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from harness.database import resolve
+
+    found = resolve()
+    if args.url:
+        s = found.settings
+        host = s["HOST"]
+        if host.startswith("/"):
+            print(f"postgresql://{s['USER']}@/{s['NAME']}?host={host}&port={s['PORT']}")
+        else:
+            print(f"postgresql://{s['USER']}@{host}:{s['PORT']}/{s['NAME']}")
+    else:
+        print(f"{found.source}: {found.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="harness", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    db = sub.add_parser(
+        "db",
+        help="show which PostgreSQL the harness uses (starts the embedded one)",
+    )
+    db.add_argument("--url", action="store_true", help="print a connection URL instead")
+    db.set_defaults(handler=_cmd_db)
+
+    for register in _REGISTRY:
+        register(sub)
+    return parser
+
+
+_REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _register(fn: Callable[[argparse._SubParsersAction], None]) -> None:
+    _REGISTRY.append(fn)
+
+
+def _load_subcommands() -> None:
+    """Subcommand modules add themselves to the parser (keeps this file small)."""
+    import importlib
+
+    for name in _SUBCOMMAND_MODULES:
+        module = importlib.import_module(name)
+        _register(module.register)
+
+
+_SUBCOMMAND_MODULES: list[str] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _REGISTRY.clear()
+    _load_subcommands()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except HarnessError as exc:
+        sys.stderr.write(f"harness: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("harness: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
