@@ -8,3 +8,10 @@ from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# One test database name per checkout, so that two clones (or git worktrees) can run their
+# suites at the same time on the shared embedded server; pytest-xdist then appends ``_gwN``.
+import hashlib as _hashlib  # noqa: E402
+
+_checkout = _hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:6]  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}"}  # noqa: F405
