@@ -212,10 +212,9 @@ class FakePayments(FakeApp):
         attribution: Attribution | None = None,
         max_body_bytes: int | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"attribution": attribution}
-        if max_body_bytes is not None:
-            kwargs["max_body_bytes"] = max_body_bytes
-        super().__init__(ledger, now, faults, **kwargs)
+        super().__init__(
+            ledger, now, faults, attribution=attribution, max_body_bytes=max_body_bytes
+        )
         if deliver_webhooks not in ("immediate", "manual"):
             raise ValueError("deliver_webhooks must be 'immediate' or 'manual'")
         self.secret_key = secret_key

@@ -366,6 +366,31 @@ def test_legacy_global_configuration(
     assert same.id == pi.id and account.object == "account"
 
 
+MALFORMED = [
+    # (name, method, path, form data, expected status)
+    ("unknown_url", "GET", "/v1/nothing", None, 404),
+    ("wrong_method", "DELETE", "/v1/payment_intents", None, 404),
+    ("missing_amount", "POST", "/v1/payment_intents", {"currency": "ron"}, 400),
+    ("bad_integer", "POST", "/v1/payment_intents", {"amount": "ten", "currency": "ron"}, 400),
+    (
+        "bad_boolean",
+        "POST",
+        "/v1/payment_intents",
+        {"amount": 5, "currency": "ron", "confirm": "yes"},
+        400,
+    ),
+    ("bad_param_name", "POST", "/v1/customers", {"metadata[a]b": "x"}, 400),
+    (
+        "unknown_pm",
+        "POST",
+        "/v1/payment_intents",
+        {"amount": 5, "currency": "ron", "payment_method": "pm_nope"},
+        400,
+    ),
+    ("too_big", "POST", "/v1/customers", {"description": "x" * 5000}, 413),
+]
+
+
 def test_malformed_requests_get_invalid_request_errors(
     transport: str, ledger: Ledger, clock: Clock
 ) -> None:
@@ -373,48 +398,12 @@ def test_malformed_requests_get_invalid_request_errors(
     auth = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
     with reach(transport, fake, "https://api.stripe.fake") as base:
         answers = {
-            "unknown_url": requests.get(base + "/v1/nothing", headers=auth, timeout=5),
-            "wrong_method": requests.delete(base + "/v1/payment_intents", headers=auth, timeout=5),
-            "missing_amount": requests.post(
-                base + "/v1/payment_intents", headers=auth, data={"currency": "ron"}, timeout=5
-            ),
-            "bad_integer": requests.post(
-                base + "/v1/payment_intents",
-                headers=auth,
-                data={"amount": "ten", "currency": "ron"},
-                timeout=5,
-            ),
-            "bad_boolean": requests.post(
-                base + "/v1/payment_intents",
-                headers=auth,
-                data={"amount": 5, "currency": "ron", "confirm": "yes"},
-                timeout=5,
-            ),
-            "bad_param_name": requests.post(
-                base + "/v1/customers", headers=auth, data={"metadata[a]b": "x"}, timeout=5
-            ),
-            "unknown_pm": requests.post(
-                base + "/v1/payment_intents",
-                headers=auth,
-                data={"amount": 5, "currency": "ron", "payment_method": "pm_nope"},
-                timeout=5,
-            ),
-            "too_big": requests.post(
-                base + "/v1/customers", headers=auth, data={"description": "x" * 5000}, timeout=5
-            ),
+            name: requests.request(method, base + path, headers=auth, data=data, timeout=5)
+            for name, method, path, data, _ in MALFORMED
         }
-    expected = {
-        "unknown_url": 404,
-        "wrong_method": 404,
-        "missing_amount": 400,
-        "bad_integer": 400,
-        "bad_boolean": 400,
-        "bad_param_name": 400,
-        "unknown_pm": 400,
-        "too_big": 413,
-    }
-    for name, resp in answers.items():
-        assert resp.status_code == expected[name], name
+    for name, _, _, _, status in MALFORMED:
+        resp = answers[name]
+        assert resp.status_code == status, name
         error = resp.json()["error"]
         assert error["type"] == "invalid_request_error", name
         assert error["message"] and "Traceback" not in resp.text
