@@ -60,7 +60,7 @@ def _build(args: argparse.Namespace, now: Any, ledger: Any, faults: Any) -> tupl
 
         app = FakePayments(ledger, now, faults, webhook_url=args.webhook_url)
         lines = [
-            "API: {url}/v1 (point stripe at it: StripeClient(key, base_addresses={'api': url}))",
+            "API: {url}/v1 (point stripe at it: StripeClient(key, base_addresses={{'api': url}}))",
             f"secret key: {DEFAULT_SECRET_KEY} (Authorization: Bearer)",
         ]
         if args.webhook_url:

@@ -112,3 +112,50 @@ def test_port_in_use_is_one_line_exit_2() -> None:
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_serve_payments_with_a_plan_for_the_stripe_sdk(tmp_path: Path) -> None:
+    import stripe
+
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"rules": [{"type": "rate_limit", "max_count": 1}]}))
+    proc = _start("payments", "--plan", str(plan), "--seed", "7", "--quiet")
+    try:
+        banner = _banner(proc)
+        url = banner[0].rsplit(" ", 1)[1]
+        assert "secret key: sk_test_dqharness" in "\n".join(banner)
+        client = stripe.StripeClient(
+            "sk_test_dqharness", base_addresses={"api": url}, max_network_retries=0
+        )
+        with pytest.raises(stripe.RateLimitError):
+            client.v1.customers.create(params={"email": "a@example.ro"})
+        assert client.v1.customers.create(params={"email": "a@example.ro"}).id.startswith("cus_")
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopped (2 requests served)" in err
+
+
+def test_serve_registrar_banner_and_token() -> None:
+    proc = _start("registrar", "--quiet")
+    try:
+        banner = _banner(proc)
+        url = banner[0].rsplit(" ", 1)[1]
+        assert banner[1] == f"  API: {url}/v5/domain/..."
+        resp = requests.get(
+            url + "/v5/domain/check?name=shop.ro",
+            headers={"Authorization": "Bearer pat_dqharness"},
+            timeout=5,
+        )
+        assert resp.json()["products"][0]["status"] == "available"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
