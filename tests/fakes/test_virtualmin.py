@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -386,3 +388,65 @@ def test_real_latency_on_the_werkzeug_transport(ledger: Ledger, clock: Clock) ->
     assert resp.json()["status"] == "success"
     assert ledger.entries()[0].detail["latency_ms"] == 20
     assert ledger.entries()[0].fault == "latency"
+
+
+def test_https_transport_with_a_self_signed_certificate(
+    ledger: Ledger, clock: Clock, tmp_path: Path
+) -> None:
+    """PRAHO's gateway insists on HTTPS; ``serve`` can speak it (cert made with openssl)."""
+    from fakes.transport import serve
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    vm = _faulty(
+        ledger, clock, {"type": "lost_response", "operation": "create-domain", "max_count": 1}
+    )
+    with serve(vm, ssl_context=(str(cert), str(key)), hold_seconds=0.3) as served:
+        assert served.url.startswith("https://")
+        info = requests.get(
+            served.url + API_PATH,
+            params={"program": "info", "json": "1"},
+            auth=AUTH,
+            verify=str(cert),
+            timeout=5,
+        )
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.get(
+                served.url + API_PATH,
+                params={
+                    "program": "create-domain",
+                    "json": "1",
+                    "domain": "a.example.com",
+                    "user": "a",
+                    "pass": "p",
+                },
+                auth=AUTH,
+                verify=str(cert),
+                timeout=0.1,
+            )
+    assert info.json()["status"] == "success"
+    assert [e.effect for e in ledger.effects()] == ["domain.created"]
