@@ -191,11 +191,16 @@ def test_sdk_retry_after_lost_response_charges_once(
     ],
 )
 def test_faults_map_to_the_sdk_errors_the_gateway_classifies(
-    ledger: Ledger, clock: Clock, rule: dict[str, Any], exc: type[Exception], status: int | None
+    transport: str,
+    ledger: Ledger,
+    clock: Clock,
+    rule: dict[str, Any],
+    exc: type[Exception],
+    status: int | None,
 ) -> None:
     plan = FaultPlan.from_dict({"rules": [{**rule, "operation": "payment_intent.create"}]})
     fake = FakePayments(ledger, clock, FaultInjector(plan, seed=1))
-    with sdk("responses", fake) as client, pytest.raises(exc) as info:
+    with sdk(transport, fake) as client, pytest.raises(exc) as info:
         client.v1.payment_intents.create(
             params={"amount": 100, "payment_method": "pm_card_visa", **OFF_SESSION}
         )

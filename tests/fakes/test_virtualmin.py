@@ -133,10 +133,16 @@ def test_provisioning_sequence_and_lifecycle(transport: str, ledger: Ledger, clo
     ],
 )
 def test_failure_envelopes(
-    ledger: Ledger, clock: Clock, setup: bool, program: str, params: dict[str, str], error: str
+    transport: str,
+    ledger: Ledger,
+    clock: Clock,
+    setup: bool,
+    program: str,
+    params: dict[str, str],
+    error: str,
 ) -> None:
     vm = FakeVirtualmin(ledger, clock)
-    with reach("responses", vm) as base:
+    with reach(transport, vm) as base:
         if setup:
             assert create(base).json()["status"] == "success"
         resp = call(base, program, **params)
