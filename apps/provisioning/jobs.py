@@ -40,7 +40,7 @@ class StartOutcome(enum.StrEnum):
     STARTED = "started"
     STALE_CLAIM = "stale_claim_discarded"
     CLAIMED_ELSEWHERE = "claimed_elsewhere"
-    ALREADY_DONE = "already_done"
+    NOT_CLAIMABLE = "not_claimable"  # completed, or failed awaiting its retry
     MISSING = "missing"
 
 
@@ -101,7 +101,7 @@ def start(job_id: int, nonce: str) -> StartOutcome:
         return StartOutcome.STALE_CLAIM
     if job.status == Job.Status.RUNNING:
         return StartOutcome.CLAIMED_ELSEWHERE
-    return StartOutcome.ALREADY_DONE
+    return StartOutcome.NOT_CLAIMABLE
 
 
 def complete(job_id: int, nonce: str) -> bool:
