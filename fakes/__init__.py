@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from fakes.faults import Fault, FaultInjector, FaultPlan, FaultPlanError
 from fakes.ledger import ATTEMPT_HEADER, TASK_HEADER, Ledger, LedgerEntry
+from fakes.payments import FakePayments
+from fakes.registrar import FakeRegistrar
 from fakes.transport import ServedApp, mount_responses, serve
 from fakes.virtualmin import FakeVirtualmin
 
 __all__ = [
     "ATTEMPT_HEADER",
     "TASK_HEADER",
+    "FakePayments",
+    "FakeRegistrar",
     "FakeVirtualmin",
     "Fault",
     "FaultInjector",

@@ -8,6 +8,7 @@ transport through the WSGI environ when the client must see no response at all.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -58,6 +59,12 @@ class Call:
     host: str | None = None
 
 
+def make_id(seed: int | str, prefix: str, n: int) -> str:
+    """A Stripe-looking id (``pi_3f9c...``) that depends only on seed, prefix and counter."""
+    digest = hashlib.blake2b(f"{seed}:{prefix}:{n}".encode(), digest_size=12).hexdigest()
+    return f"{prefix}_{digest}"
+
+
 def json_body(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
@@ -105,12 +112,16 @@ class FakeApp:
     def unavailable_reply(self, fault: Fault, call: Call) -> Reply:
         return self.error_reply(503, fault.message or "Service Unavailable", call)
 
+    def after_request(self) -> None:
+        """Runs after each request, outside the state lock (e.g. to send webhooks)."""
+
     # -- WSGI --------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         request.max_content_length = self.max_body_bytes
         with self.lock:
             reply = self._handle(request, environ)
+        self.after_request()
         if reply.text:
             response = Response(str(reply.body), status=reply.status, mimetype="text/plain")
         else:
