@@ -71,15 +71,13 @@ def charge(
             params=params, options={"idempotency_key": idempotency_key}
         )
     except stripe.CardError as exc:
-        error = exc.error
-        intent_id = ""
-        if error is not None and getattr(error, "payment_intent", None):
-            intent_id = str(error.payment_intent.get("id", ""))
+        error = (exc.json_body or {}).get("error") or {}
+        intent = error.get("payment_intent") or {}
         return ChargeResult(
             succeeded=False,
-            payment_intent_id=intent_id,
+            payment_intent_id=str(intent.get("id", "")),
             status="declined",
-            decline_code=str(exc.code or getattr(error, "decline_code", "") or "card_declined"),
+            decline_code=str(error.get("decline_code") or exc.code or "card_declined"),
             message=safe_error(exc.user_message or str(exc)),
         )
     except stripe.RateLimitError as exc:
@@ -88,12 +86,13 @@ def charge(
         raise GatewayError(_message(exc), Retriability.UNKNOWN, exc.http_status) from None
     except stripe.StripeError as exc:
         raise GatewayError(_message(exc), Retriability.NOT_RETRIABLE, exc.http_status) from None
-    status = str(intent.get("status", ""))
+    data = intent.to_dict()
+    status = str(data.get("status", ""))
     if status == "succeeded":
-        return ChargeResult(True, str(intent["id"]), status)
+        return ChargeResult(True, str(data["id"]), status)
     if status == "processing":
-        return ChargeResult(False, str(intent["id"]), status)
-    return ChargeResult(False, str(intent["id"]), "declined", decline_code=status, message=status)
+        return ChargeResult(False, str(data["id"]), status)
+    return ChargeResult(False, str(data["id"]), "declined", decline_code=status, message=status)
 
 
 def _message(exc: stripe.StripeError) -> str:

@@ -65,12 +65,13 @@ def handle_event(event: Any) -> str:
 @require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     try:
-        event = stripe.Webhook.construct_event(
+        verified = stripe.Webhook.construct_event(
             request.body, request.headers.get("Stripe-Signature"), settings.STRIPE_WEBHOOK_SECRET
         )
     except (ValueError, stripe.SignatureVerificationError) as exc:
         logger.error(f"❌ [Billing] Rejected webhook: {type(exc).__name__}")
         return JsonResponse({"error": "invalid payload or signature"}, status=400)
+    event = verified.to_dict()
     now = timezone.now()
     with transaction.atomic():
         record, _ = WebhookEvent.objects.select_for_update().get_or_create(

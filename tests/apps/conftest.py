@@ -173,3 +173,63 @@ def run_queued(limit: int = 50) -> list[dict[str, Any]]:
         task = Task.objects.get(id=task_id)
         done.append({"func": task.func, "success": task.success, "result": task.result})
     return done
+
+
+@pytest.fixture
+def payments_plan() -> dict | None:
+    """Override with ``@pytest.mark.parametrize("payments_plan", [{...}])`` to inject faults."""
+    return None
+
+
+@pytest.fixture
+def payments(rsps: responses.RequestsMock, ledger: Any, payments_plan: dict | None) -> Any:
+    """The fake Stripe at ``STRIPE_API_BASE`` (webhooks delivered on demand)."""
+    return make_payments(rsps, ledger, payments_plan)
+
+
+def make_payments(rsps: responses.RequestsMock, ledger: Any, plan: dict | None = None) -> Any:
+    from django.test import Client
+
+    from fakes.faults import FaultInjector, FaultPlan
+    from fakes.payments import FakePayments
+    from fakes.transport import mount_responses
+
+    client = Client()
+
+    def sender(url: str, data: str, headers: dict[str, str], timeout: float) -> Any:
+        return client.post(
+            "/webhooks/stripe/",
+            data=data,
+            content_type="application/json",
+            headers={"Stripe-Signature": headers["Stripe-Signature"]},
+        )
+
+    faults = FaultInjector(FaultPlan.from_dict(plan), seed=1) if plan else None
+    fake = FakePayments(
+        ledger,
+        timezone.now,
+        faults,
+        secret_key=settings.STRIPE_SECRET_KEY,
+        webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
+        webhook_url="http://testserver/webhooks/stripe/",
+        sender=sender,
+        deliver_webhooks="manual",
+    )
+    mount_responses(rsps, settings.STRIPE_API_BASE, fake)
+    return fake
+
+
+@pytest.fixture
+def registrar(rsps: responses.RequestsMock, ledger: Any) -> Any:
+    return make_registrar(rsps, ledger)
+
+
+def make_registrar(rsps: responses.RequestsMock, ledger: Any, plan: dict | None = None) -> Any:
+    from fakes.faults import FaultInjector, FaultPlan
+    from fakes.registrar import FakeRegistrar
+    from fakes.transport import mount_responses
+
+    faults = FaultInjector(FaultPlan.from_dict(plan), seed=1) if plan else None
+    fake = FakeRegistrar(ledger, timezone.now, faults, token=settings.REGISTRAR_API_TOKEN)
+    mount_responses(rsps, settings.REGISTRAR_API_BASE.rsplit("/v5", 1)[0], fake)
+    return fake
