@@ -87,8 +87,14 @@ def test_sanitize_removes_configured_secrets_and_credential_shapes(settings):
         "url https://admin:pw1234@host/; token tok-very-secret-123"
     )
     clean = sanitize({"error": text, "nested": [text]})
-    for secret in ("hunter2xyz", "abc.def.ghi", "sk_test_51Habc", "whsec_zzz", "pw1234",
-                   "tok-very-secret-123"):
+    for secret in (
+        "hunter2xyz",
+        "abc.def.ghi",
+        "sk_test_51Habc",
+        "whsec_zzz",
+        "pw1234",
+        "tok-very-secret-123",
+    ):
         assert secret not in repr(clean)
     assert REDACTED in clean["error"] and "program=create-domain" in clean["error"]
 

@@ -82,7 +82,9 @@ def test_unknown_that_did_not_apply_is_still_not_resent(rsps, ledger, domain, ex
 
 def test_rate_limit_releases_the_claim_and_raises(rsps, ledger, domain, expiry):
     fake = make_registrar(
-        rsps, ledger, {"rules": [{"type": "rate_limit", "operation": "domain.renew", "max_count": 1}]}
+        rsps,
+        ledger,
+        {"rules": [{"type": "rate_limit", "operation": "domain.renew", "max_count": 1}]},
     )
     fake.add_domain("ana-shop.ro", expiry)
 

@@ -83,7 +83,9 @@ def test_interval_schedules_start_at_the_next_boundary():
 
 
 def test_changed_definition_is_updated_in_place():
-    spec = ScheduleSpec("common-x", "apps.common.tasks.cleanup_old_tasks", Schedule.DAILY, at="04:00")
+    spec = ScheduleSpec(
+        "common-x", "apps.common.tasks.cleanup_old_tasks", Schedule.DAILY, at="04:00"
+    )
     assert upsert_schedule(spec) == "created"
     assert upsert_schedule(spec) == "already_exists"
     moved = ScheduleSpec("common-x", spec.func, Schedule.DAILY, at="05:30")
