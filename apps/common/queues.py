@@ -2,7 +2,8 @@
 
 With ``PRAHO_PRIORITY_CLUSTERS`` off (the default) every task goes to the single
 ``praho-cluster``. With it on, provisioning and billing tasks and schedules are routed to their
-own clusters (``Q_CLUSTER["ALT_CLUSTERS"]``), served by ``qcluster --cluster-name <area>``, so
+own clusters (``Q_CLUSTER["ALT_CLUSTERS"]``), each served by its own
+``Q_CLUSTER_NAME=<area> python manage.py qcluster``, so
 a backlog of slow provisioning work can never delay payment collection and vice versa.
 """
 

@@ -108,6 +108,11 @@ def _run(operation: str, service_id: Any, job_id: Any, nonce: Any) -> dict[str, 
     if job_id is None:  # a direct (synchronous) call: open or reuse the job here
         job = jobs.request_job(service, operation)
         job_id, nonce = job.pk, job.claim_nonce
+    elif not ProvisioningJob.objects.filter(
+        pk=job_id, service_id=service_id, operation=operation
+    ).exists():
+        logger.error(f"❌ [Provisioning] {label}: job {job_id} is not a {label} of {service_id}")
+        return {"success": False, "error": f"job {job_id} does not match the request"}
     outcome = jobs.start(job_id, nonce)
     if outcome != jobs.StartOutcome.STARTED:
         job = ProvisioningJob.objects.filter(pk=job_id).first()

@@ -95,7 +95,7 @@ Q_CLUSTER_BASE = {
 
 # Priority clusters (the seed's "Queue Prioritization"), off by default: when on, provisioning
 # and billing tasks and schedules go to their own clusters, each served by
-# ``qcluster --cluster-name provisioning`` / ``--cluster-name billing`` (see docs/platform.md).
+# ``Q_CLUSTER_NAME=provisioning manage.py qcluster`` (and ``billing``); see docs/platform.md.
 PRAHO_PRIORITY_CLUSTERS = os.environ.get("PRAHO_PRIORITY_CLUSTERS", "") in ("1", "true", "yes")
 if PRAHO_PRIORITY_CLUSTERS:
     Q_CLUSTER_BASE["ALT_CLUSTERS"] = {

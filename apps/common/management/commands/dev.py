@@ -26,6 +26,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from apps.common.queues import PRIORITY_AREAS
+
 STOP_GRACE_SECONDS = 10
 
 
@@ -107,6 +109,17 @@ class Command(BaseCommand):
                     stderr=subprocess.STDOUT,
                 )
             )
+            for area in PRIORITY_AREAS if settings.PRAHO_PRIORITY_CLUSTERS else ():
+                self.stdout.write(f"🚀 Starting the {area} cluster")
+                children.append(
+                    subprocess.Popen(
+                        [sys.executable, manage, "qcluster"],
+                        env={**env, "Q_CLUSTER_NAME": area},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        process_group=0,
+                    )
+                )
             self.stdout.write(f"🌐 Development server on http://127.0.0.1:{port}/")
             children.append(
                 subprocess.Popen(
