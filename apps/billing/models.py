@@ -84,6 +84,9 @@ class Payment(models.Model):
     scheduled_for = models.DateTimeField(db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempted_at = models.DateTimeField(null=True, blank=True)
+    # When this attempt (this key) first went to Stripe: keys are kept about 24 hours, after
+    # which a resend with the same key is a NEW charge.
+    first_sent_at = models.DateTimeField(null=True, blank=True)
     stripe_payment_intent_id = models.CharField(max_length=100, blank=True, db_index=True)
     decline_code = models.CharField(max_length=100, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 RETRY_OFFSETS_DAYS = (1, 3, 7)
 """Days after the first decline at which attempts 2, 3 and 4 are made."""
 PAYMENT_LEASE_SECONDS = 300
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=23)
+"""Stripe keeps idempotency keys for at least 24 hours; past that a resend could charge again."""
 COLLECT_TIMEOUT = 120
 INVOICE_RUN_TIMEOUT = 300
 RETRY_SWEEP_TIMEOUT = 120
@@ -158,9 +160,14 @@ def collect_invoice_payment(invoice_id: int) -> dict[str, Any]:
         logger.info(f"✅ [Billing] Invoice {invoice.number}: no attempt due or it is claimed")
         return {"success": True, "skipped": "no due attempt"}
 
+    now = timezone.now()
+    if payment.first_sent_at and now - payment.first_sent_at > IDEMPOTENCY_WINDOW:
+        return _past_idempotency_window(invoice, payment)
     logger.info(f"🔄 [Billing] Collecting {invoice.number} attempt {payment.attempt}")
     Payment.objects.filter(pk=payment.pk).update(
-        attempted_at=timezone.now(), send_count=payment.send_count + 1
+        attempted_at=now,
+        first_sent_at=payment.first_sent_at or now,
+        send_count=payment.send_count + 1,
     )
     customer = invoice.customer
     try:
@@ -197,6 +204,20 @@ def collect_invoice_payment(invoice_id: int) -> dict[str, Any]:
         logger.info(f"✅ [Billing] {invoice.number} processing; the webhook will settle it")
         return {"success": True, "invoice_id": invoice.pk, "status": "processing"}
     return _declined(payment.pk, outcome.payment_intent_id, outcome.decline_code, outcome.message)
+
+
+def _past_idempotency_window(invoice: Invoice, payment: Payment) -> dict[str, Any]:
+    """An earlier send's outcome is still unknown and Stripe may have forgotten the key:
+    resending could charge twice, so stop and ask a human (or the webhook) to settle it."""
+    error = "outcome unknown past the idempotency window; not resent, reconcile by hand"
+    Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.FAILED, error=error)
+    AuditService.log_event(
+        "payment.needs_review",
+        f"invoice:{invoice.pk}",
+        {"attempt": payment.attempt, "first_sent_at": payment.first_sent_at.isoformat()},
+    )
+    logger.error(f"❌ [Billing] {invoice.number} attempt {payment.attempt}: {error}")
+    return {"success": False, "error": error}
 
 
 def _charge_error(invoice: Invoice, payment: Payment, exc: GatewayError) -> dict[str, Any]:
@@ -263,7 +284,7 @@ def _declined(payment_id: int, intent_id: str, code: str, message: str) -> dict[
         payment.error = message[:500]
         payment.save()
         invoice, sub = payment.invoice, payment.invoice.subscription
-        first = invoice.payments.filter(attempt=1).values_list("attempted_at", flat=True).first()
+        first = invoice.payments.filter(attempt=1).values_list("first_sent_at", flat=True).first()
         first_decline = first or now
         details: dict[str, Any] = {"attempt": payment.attempt, "decline_code": payment.decline_code}
         if payment.attempt <= len(RETRY_OFFSETS_DAYS):

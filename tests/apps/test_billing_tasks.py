@@ -100,6 +100,29 @@ def test_lost_response_is_retried_with_the_same_key_and_charges_once(payments, s
     assert payment.send_count == 2 and payment.idempotency_key.endswith(":attempt:1")
 
 
+@pytest.mark.parametrize(
+    "payments_plan",
+    [{"rules": [{"type": "outage", "kind": "read_timeout", "operation": "payment_intent.create"}]}],
+)
+def test_unknown_outcome_is_not_resent_after_the_idempotency_window(payments, ledger, subscription):
+    tasks.generate_daily_invoices()
+    invoice = Invoice.objects.get()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False), pytest.raises(RetryableTaskError):
+        tasks.collect_invoice_payment(invoice.pk)
+    with (
+        time_machine.travel(start + dt.timedelta(hours=5), tick=False),
+        pytest.raises(RetryableTaskError),
+    ):
+        tasks.collect_invoice_payment(invoice.pk)  # inside the window: same key, safe
+    sends = len([e for e in ledger.entries() if e.operation == "payment_intent.create"])
+    with time_machine.travel(start + dt.timedelta(hours=24), tick=False):
+        result = tasks.collect_invoice_payment(invoice.pk)
+    assert result["success"] is False and "idempotency window" in result["error"]
+    assert len([e for e in ledger.entries() if e.operation == "payment_intent.create"]) == sends
+    assert invoice.payments.get().status == Payment.Status.FAILED
+
+
 def test_declines_follow_the_1_3_7_day_policy_then_suspend(payments, ledger, subscription):
     subscription.customer.stripe_payment_method_id = "pm_card_chargeDeclined"
     subscription.customer.save()
@@ -115,7 +138,7 @@ def test_declines_follow_the_1_3_7_day_policy_then_suspend(payments, ledger, sub
         assert result["success"] is False and result["attempt"] == attempt
         if attempt < 4:
             nxt = invoice.payments.get(attempt=attempt + 1)
-            gap = nxt.scheduled_for - invoice.payments.get(attempt=1).attempted_at
+            gap = nxt.scheduled_for - invoice.payments.get(attempt=1).first_sent_at
             assert gap == dt.timedelta(days=expected_next[attempt - 1])
 
     invoice.refresh_from_db()
