@@ -167,7 +167,7 @@ def customer_schedule_specs() -> dict[str, ScheduleSpec]:
         "inactive_cleanup": ScheduleSpec(
             name="customers-inactive-cleanup",
             func="apps.customers.tasks.cleanup_inactive_customers",
-            schedule_type=Schedule.WEEKLY,
+            schedule_type=Schedule.DAILY,
             at="03:30",
         ),
     }
