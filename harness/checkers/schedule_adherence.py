@@ -95,9 +95,13 @@ def expected_slots(row: dict[str, Any], ctx: RunContext, at: str | None) -> list
     return slots
 
 
-def _down(spec: Any, when: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+def _down(
+    spec: Any, when: dt.datetime, grace: dt.timedelta = dt.timedelta()
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The downtime covering ``when``; with ``grace``, also slots due before the first
+    scheduler pass after the restart (that pass handles them as missed)."""
     for a, b in spec.downtime:
-        if a <= when < b:
+        if a <= when < b + grace:
             return a, b
     return None
 
@@ -163,7 +167,7 @@ def check(ctx: RunContext) -> Verdict:
         missed_in_gap: dict[tuple[dt.datetime, dt.datetime], list[dt.datetime]] = {}
         for slot in slots:
             key = format_time(slot)
-            gap = _down(spec, slot)
+            gap = _down(spec, slot, PASS + dt.timedelta(seconds=spec.phase))
             if gap is not None:
                 missed_in_gap.setdefault(gap, []).append(slot)
                 continue

@@ -92,9 +92,8 @@ def _series(result: Any) -> dict[str, Any]:
         tid = e.data.get("task")
         if e.kind == "task.enqueued":
             waiting.add(tid)
-        elif e.kind == "task.claimed":
-            waiting.discard(tid)
         elif e.kind == "task.started":
+            waiting.discard(tid)
             running.add((tid, e.data["attempt"]))
         elif e.kind in ("task.finished", "task.killed"):
             running.discard((tid, e.data["attempt"]))
@@ -210,7 +209,7 @@ def swimlanes(result: Any) -> str:
         y += LANE
     series = _series(result)
     y += 6
-    body.append(_area(axis, series["depth"], y, COLORS["depth"], "backlog (unclaimed)"))
+    body.append(_area(axis, series["depth"], y, COLORS["depth"], "backlog (waiting)"))
     y += AREA + 8
     workers = sum(c.workers for c in result.clusters)
     body.append(_area(axis, series["run"], y, COLORS["workers"], "workers busy", cap=workers))
