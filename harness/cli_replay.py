@@ -194,7 +194,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
         if args.update:
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_text(result.timeline.dumps(), encoding="utf-8")
-            console.print(f"[bold]{scenario.name}[/]: golden written ({len(actual)} events){checks}")
+            console.print(
+                f"[bold]{scenario.name}[/]: golden written ({len(actual)} events){checks}"
+            )
             failures += 0 if result.ok else 1
             continue
         if not golden.exists():

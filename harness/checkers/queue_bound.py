@@ -3,8 +3,9 @@
 * per cluster, tasks claimed but not finished (in the pusher's hand, the in-memory queue and
   the worker slots) never exceed ``queue_limit + bulk + workers``, and running tasks never
   exceed ``workers``;
-* optional ``[expect.queue-bound]``: ``max_depth`` (tasks enqueued and not yet started, in
-  the broker or a cluster's in-memory queue, at any instant) and ``max_wait`` (enqueue → first start).
+* optional ``[expect.queue-bound]``: ``max_depth`` (tasks enqueued and not yet started,
+  in the broker or a cluster's in-memory queue, at any instant) and ``max_wait``
+  (enqueue → first start).
 """
 
 from __future__ import annotations

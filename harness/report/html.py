@@ -106,8 +106,14 @@ def _series(result: Any) -> dict[str, Any]:
     return {"depth": points_depth, "run": points_run}
 
 
-def _area(axis: _Axis, points: list[tuple[dt.datetime, int]], top: float, color: str,
-          label: str, cap: int | None = None) -> str:
+def _area(
+    axis: _Axis,
+    points: list[tuple[dt.datetime, int]],
+    top: float,
+    color: str,
+    label: str,
+    cap: int | None = None,
+) -> str:
     cols: dict[int, int] = defaultdict(int)
     last = 0
     prev_col = 0
@@ -119,7 +125,7 @@ def _area(axis: _Axis, points: list[tuple[dt.datetime, int]], top: float, color:
         last, prev_col = value, col
     for c in range(prev_col, WIDTH + 1):
         cols[c] = max(cols[c], last)
-    peak = max(list(cols.values()) + [cap or 0, 1])
+    peak = max([*cols.values(), cap or 0, 1])
     path = [f"M{LEFT},{top + AREA}"]
     for c in range(WIDTH + 1):
         y = top + AREA - (cols.get(c, 0) / peak) * (AREA - 4)
@@ -140,8 +146,9 @@ def _area(axis: _Axis, points: list[tuple[dt.datetime, int]], top: float, color:
     return "".join(parts)
 
 
-def _marks(axis: _Axis, items: list[tuple[dt.datetime, str]], top: float, color: str,
-           label: str) -> str:
+def _marks(
+    axis: _Axis, items: list[tuple[dt.datetime, str]], top: float, color: str, label: str
+) -> str:
     """Tick marks bucketed per pixel column; the tooltip lists the first few events."""
     cols: dict[int, list[str]] = defaultdict(list)
     for when, text in items:
@@ -156,8 +163,13 @@ def _marks(axis: _Axis, items: list[tuple[dt.datetime, str]], top: float, color:
     return "".join(parts)
 
 
-def _bands(axis: _Axis, spans: list[tuple[dt.datetime, dt.datetime, str]], top: float,
-           color: str, label: str) -> str:
+def _bands(
+    axis: _Axis,
+    spans: list[tuple[dt.datetime, dt.datetime, str]],
+    top: float,
+    color: str,
+    label: str,
+) -> str:
     parts = [f'<text x="8" y="{top + LANE / 2 + 4}">{_esc(label)} ({len(spans)})</text>']
     for a, b, text in spans:
         x1, x2 = axis.x(a), axis.x(b)
@@ -178,15 +190,23 @@ def _fault_spans(result: Any, axis: _Axis) -> list[tuple[dt.datetime, dt.datetim
             if "start" not in rule and "end" not in rule:
                 a, b = axis.start, axis.end
             else:
-                a = parse_time(rule["start"], "start").resolve(result.scenario.start, "start") \
-                    if "start" in rule else axis.start
-                b = parse_time(rule["end"], "end").resolve(result.scenario.start, "end") \
-                    if "end" in rule else axis.end
+                a = (
+                    parse_time(rule["start"], "start").resolve(result.scenario.start, "start")
+                    if "start" in rule
+                    else axis.start
+                )
+                b = (
+                    parse_time(rule["end"], "end").resolve(result.scenario.start, "end")
+                    if "end" in rule
+                    else axis.end
+                )
             if b <= axis.start or a >= axis.end:
                 continue
-            text = f"{fake.kind}: {rule.get('name') or rule['type']} ({rule['type']}" + (
-                f", p={rule['probability']}" if "probability" in rule else ""
-            ) + ")"
+            text = (
+                f"{fake.kind}: {rule.get('name') or rule['type']} ({rule['type']}"
+                + (f", p={rule['probability']}" if "probability" in rule else "")
+                + ")"
+            )
             spans.append((max(a, axis.start), min(b, axis.end), text))
     return spans
 
@@ -229,8 +249,11 @@ def swimlanes(result: Any) -> str:
     body.append(_bands(axis, _fault_spans(result, axis), y, COLORS["fault"], "fault rules"))
     y += LANE
     faulted = [
-        (e.at, f"{when(e.at)} {e.data['fake']} {e.data['operation']} {e.data.get('key')}: "
-               f"{e.data['fault']}")
+        (
+            e.at,
+            f"{when(e.at)} {e.data['fake']} {e.data['operation']} {e.data.get('key')}: "
+            f"{e.data['fault']}",
+        )
         for e in tl.of("http.call")
         if e.data.get("fault")
     ]
@@ -265,7 +288,8 @@ def swimlanes(result: Any) -> str:
         )
     height = y + 8
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{LEFT + WIDTH + 20}" height="{height:.0f}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{LEFT + WIDTH + 20}" '
+        f'height="{height:.0f}" '
         f'role="img" aria-label="swimlanes over virtual time">'
         f'<rect x="{LEFT}" y="14" width="{WIDTH}" height="{y - 14}" fill="#fff" stroke="#e3e6ea"/>'
         + "".join(grid)
@@ -277,7 +301,7 @@ def swimlanes(result: Any) -> str:
 def _task_rows(stats: dict[str, dict[str, int]]) -> str:
     rows = []
     for func, s in stats.items():
-        bad = " class=\"bad\"" if s["duplicates"] or s["failed"] or s["timeout"] else ""
+        bad = ' class="bad"' if s["duplicates"] or s["failed"] or s["timeout"] else ""
         cells = "".join(
             f"<td>{s[c]}</td>" for c in ("runs", "ok", "failed", "timeout", "retries", "duplicates")
         )
@@ -292,7 +316,9 @@ def _verdict_rows(verdicts: list[Any]) -> str:
         evidence = ""
         if v.evidence:
             items = "".join(f"<li>{_esc(e)}</li>" for e in v.evidence)
-            evidence = f"<details><summary>{len(v.evidence)} items</summary><ul>{items}</ul></details>"
+            evidence = (
+                f"<details><summary>{len(v.evidence)} items</summary><ul>{items}</ul></details>"
+            )
         cls = "" if v.ok else ' class="bad"'
         rows.append(
             f"<tr{cls}><td>{_esc(v.name)}</td><td>{mark}</td>"
@@ -327,7 +353,8 @@ def render_html(result: Any) -> str:
 <p>{_esc(" ".join(sc.description.split()))}</p>
 <div class="card">Reproduce: <code>{_esc(result.command)}</code></div>
 <h2>Checks</h2>
-<table><tr><th>check</th><th>verdict</th><th class="msg">message</th></tr>{_verdict_rows(result.verdicts)}</table>
+<table><tr><th>check</th><th>verdict</th><th class="msg">message</th></tr>
+{_verdict_rows(result.verdicts)}</table>
 <h2>Timeline</h2>
 <div class="legend muted">{legend}</div>
 <div class="card" style="overflow-x:auto">{swimlanes(result)}</div>

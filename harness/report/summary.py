@@ -56,7 +56,9 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     console.print(task_table(result.stats))
     console.print()
     console.print(checker_table(result.verdicts))
-    status = "[green]all checks hold[/]" if result.ok else f"[bold red]{len(result.failed)} failed[/]"
+    status = (
+        "[green]all checks hold[/]" if result.ok else f"[bold red]{len(result.failed)} failed[/]"
+    )
     console.print(
         f"\n{result.scenario.name}: {status}  (seed {result.seed}, {len(result.timeline)} events)"
     )

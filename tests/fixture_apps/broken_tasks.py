@@ -27,12 +27,12 @@ def send_reminder(invoice_id: int) -> dict[str, Any]:
     return {"success": True, "invoice_id": invoice_id}
 
 
-# -- lost-jobs: a queue that no cluster serves -----------------------------------------------------
+# -- lost-jobs: a queue that no cluster serves ----------------------------------------------------
 def enqueue_to_unserved_cluster(n: int) -> str:
     return async_task(f"{HERE}.noop", n, cluster="reports")
 
 
-# -- enqueue-contract: PRAHO's schedule= kwarg and a wrong dotted path ------------------------------
+# -- enqueue-contract: PRAHO's schedule= kwarg and a wrong dotted path ----------------------------
 def enqueue_reminder_with_schedule(n: int) -> str:
     return async_task(f"{HERE}.send_reminder", n, schedule=timezone.now().isoformat())
 
@@ -67,12 +67,12 @@ def enqueue_charge(n: int) -> str:
     return async_task(f"{HERE}.charge_without_key", n)
 
 
-# -- schedule-adherence: a DAILY schedule anchored at whatever time setup ran ----------------------
+# -- schedule-adherence: a DAILY schedule anchored at whatever time setup ran ---------------------
 def schedule_daily_at_creation() -> None:
     schedule(f"{HERE}.noop", name="fixture-daily-report", schedule_type=Schedule.DAILY)
 
 
-# -- retry-discipline: a task that always fails, redelivered forever -------------------------------
+# -- retry-discipline: a task that always fails, redelivered forever ------------------------------
 def always_fails(n: int) -> None:
     raise RuntimeError(f"upstream refused job {n}")
 
@@ -85,7 +85,7 @@ def enqueue_slow(n: int) -> str:
     return async_task(f"{HERE}.noop", n)
 
 
-# -- queue-bound: a task that fans out into two copies of itself ------------------------------------
+# -- queue-bound: a task that fans out into two copies of itself ----------------------------------
 def fan_out(depth: int) -> int:
     if depth > 0:
         async_task(f"{HERE}.fan_out", depth - 1)
@@ -97,7 +97,7 @@ def start_fan_out(depth: int) -> str:
     return async_task(f"{HERE}.fan_out", depth)
 
 
-# -- secrets: a task that logs and returns its API key ----------------------------------------------
+# -- secrets: a task that logs and returns its API key --------------------------------------------
 def leaky(n: int) -> dict[str, Any]:
     logger.warning(f"calling the payment API with {settings.STRIPE_SECRET_KEY}")
     return {"success": True, "auth": f"Bearer {settings.STRIPE_SECRET_KEY}"}
@@ -107,7 +107,7 @@ def enqueue_leaky(n: int) -> str:
     return async_task(f"{HERE}.leaky", n)
 
 
-# -- audit: a task that fails without an audit row --------------------------------------------------
+# -- audit: a task that fails without an audit row ------------------------------------------------
 def unaudited_failure(n: int) -> None:
     raise ValueError(f"order {n} could not be booked")
 
@@ -116,7 +116,7 @@ def enqueue_unaudited(n: int) -> str:
     return async_task(f"{HERE}.unaudited_failure", n)
 
 
-# -- driver-findings: a schedule whose args the scheduler cannot parse ------------------------------
+# -- driver-findings: a schedule whose args the scheduler cannot parse ----------------------------
 def schedule_with_bad_args() -> None:
     Schedule.objects.create(
         func=f"{HERE}.noop",

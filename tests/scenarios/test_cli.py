@@ -27,9 +27,17 @@ def cli(django_db_blocker, capsys):
 
 def test_replay_writes_json_timeline_and_report(cli, tmp_path):
     code, out, err = cli(
-        "replay", str(HERE / "tiny.toml"), "--seed", "5", "--no-progress",
-        "--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "html"),
-        "--timeline", str(tmp_path / "t.jsonl"),
+        "replay",
+        str(HERE / "tiny.toml"),
+        "--seed",
+        "5",
+        "--no-progress",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--report",
+        str(tmp_path / "html"),
+        "--timeline",
+        str(tmp_path / "t.jsonl"),
     )
     assert code == 0, out + err
     data = json.loads((tmp_path / "r.json").read_text())
@@ -50,7 +58,7 @@ def test_replay_exits_1_when_a_check_fails(cli):
 
 
 def test_until_must_be_after_the_start(cli, tmp_path):
-    code, out, err = cli("replay", str(HERE / "tiny.toml"), "--until", "2020-01-01T00:00:00")
+    code, _, err = cli("replay", str(HERE / "tiny.toml"), "--until", "2020-01-01T00:00:00")
     assert code == 2 and err.count("\n") == 1 and "--until" in err
 
 

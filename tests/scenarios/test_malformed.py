@@ -23,8 +23,15 @@ def test_malformed_file_is_one_line_and_exit_2(path, tmp_path, capsys, django_db
     out = tmp_path / "out"
     with django_db_blocker.unblock():
         code = main(
-            ["replay", str(path), "--json", str(out / "r.json"), "--report", str(out / "html"),
-             "--no-progress"]
+            [
+                "replay",
+                str(path),
+                "--json",
+                str(out / "r.json"),
+                "--report",
+                str(out / "html"),
+                "--no-progress",
+            ]
         )
     captured = capsys.readouterr()
     assert code == 2

@@ -10,9 +10,10 @@ pytestmark = pytest.mark.dbpath
 @pytest.mark.scenario("queue-limit-saturation", until="30m")
 def test_a_scenario_in_five_lines(scenario):
     assert scenario.ok, scenario.explain()
-    assert scenario.stats["apps.provisioning.virtualmin_tasks.provision_virtualmin_account"][
-        "runs"
-    ] >= 20
+    assert (
+        scenario.stats["apps.provisioning.virtualmin_tasks.provision_virtualmin_account"]["runs"]
+        >= 20
+    )
 
 
 def test_the_same_seed_gives_the_same_bytes(run_scenario):

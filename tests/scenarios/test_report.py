@@ -46,10 +46,21 @@ def test_report_opens_in_chromium_without_console_errors(report, tmp_path):
     path, _ = report
     shot = tmp_path / "shot.png"
     proc = subprocess.run(
-        [browser, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
-         "--window-size=1400,1200", f"--screenshot={shot}", "--enable-logging=stderr", "--v=0",
-         path.as_uri()],
-        capture_output=True, text=True, timeout=90,
+        [
+            browser,
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--hide-scrollbars",
+            "--window-size=1400,1200",
+            f"--screenshot={shot}",
+            "--enable-logging=stderr",
+            "--v=0",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.exists() and shot.stat().st_size > 10_000
