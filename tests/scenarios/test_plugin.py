@@ -17,8 +17,8 @@ def test_a_scenario_in_five_lines(scenario):
 
 
 def test_the_same_seed_gives_the_same_bytes(run_scenario):
-    a = run_scenario("queue-limit-saturation", until="15m")
-    b = run_scenario("queue-limit-saturation", until="15m")
+    a = run_scenario("queue-limit-saturation", until="10m")
+    b = run_scenario("queue-limit-saturation", until="10m")
     assert a.timeline.dumps() == b.timeline.dumps()
-    c = run_scenario("queue-limit-saturation", seed=99, until="15m")
+    c = run_scenario("queue-limit-saturation", seed=99, until="10m")
     assert c.timeline.dumps() != a.timeline.dumps()
