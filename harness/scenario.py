@@ -394,6 +394,8 @@ def _parse_loads(r: _Reader, items: list[Any], zone: str | None) -> list[LoadSpe
             args=t.get("args", list, default=[]),
             kwargs=t.get("kwargs", dict, default={}),
         )
+        _check_templates(t, "args", spec.args)
+        _check_templates(t, "kwargs", spec.kwargs)
         kinds = [k for k in ("per_day", "every", "at", "cron") if t.has(k)]
         if len(kinds) != 1:
             t.fail("give exactly one of per_day, every, at, cron")
@@ -442,6 +444,29 @@ def _parse_loads(r: _Reader, items: list[Any], zone: str | None) -> list[LoadSpe
         if name in names[:i]:
             raise ScenarioError(r.source, f"load[{i}].name", f"duplicate load name {name!r}")
     return loads
+
+
+TEMPLATE_FIELDS = ("n", "i", "day", "seed", "name")
+
+
+def _check_templates(t: _Reader, key: str, value: Any) -> None:
+    """Every ``{field}`` in load arguments must be one the generator fills in."""
+    import string
+
+    if isinstance(value, str):
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            t.fail(f"bad template {value!r}: {exc}", key)
+        for f in fields:
+            if f not in TEMPLATE_FIELDS:
+                t.fail(f"unknown template field {{{f}}}; use {', '.join(TEMPLATE_FIELDS)}", key)
+    elif isinstance(value, list):
+        for item in value:
+            _check_templates(t, key, item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_templates(t, key, item)
 
 
 def _parse_fakes(t: _Reader, scenario: Scenario) -> list[FakeSpec]:
