@@ -277,13 +277,13 @@ class RealCluster:
                     proc.kill()
 
     def _reap_descendants(self) -> None:
-        """Children that outlived the qcluster process: give them 5 s to exit, then SIGKILL."""
+        """Children that outlived the qcluster process: a short grace period, then SIGKILL."""
         import psutil
 
         alive = [p for p in self._known.values() if p.pid != self.pid and _alive(p)]
         if not alive:
             return
-        _, still = psutil.wait_procs(alive, timeout=5)
+        _, still = psutil.wait_procs(alive, timeout=min(5.0, self.stop_timeout))
         for proc in still:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
