@@ -265,8 +265,9 @@ def resolve(conn_max_age: int | None = None, check: bool = True) -> ResolvedData
                     f"or unset DATABASE_URL to use the embedded PostgreSQL"
                 )
         where = f"{cfg.get('HOST') or 'localhost'}:{cfg.get('PORT') or 5432}/{cfg.get('NAME')}"
-        _RESOLVED = ResolvedDatabase("url", cfg, f"DATABASE_URL ({where})",
-                                     ready_seconds=time.perf_counter() - started)
+        _RESOLVED = ResolvedDatabase(
+            "url", cfg, f"DATABASE_URL ({where})", ready_seconds=time.perf_counter() - started
+        )
         return _RESOLVED
     if _embedded_disabled():
         raise DatabaseUnavailable(
@@ -291,8 +292,13 @@ def resolve(conn_max_age: int | None = None, check: bool = True) -> ResolvedData
             f"the embedded PostgreSQL at {pgdata} started but refused a connection "
             f"({' '.join(str(exc).split())}); {_OPTIONS_HINT}"
         ) from None
-    _RESOLVED = ResolvedDatabase("embedded", cfg, f"embedded PostgreSQL ({pgdata})", pgdata,
-                                 ready_seconds=time.perf_counter() - started)
+    _RESOLVED = ResolvedDatabase(
+        "embedded",
+        cfg,
+        f"embedded PostgreSQL ({pgdata})",
+        pgdata,
+        ready_seconds=time.perf_counter() - started,
+    )
     return _RESOLVED
 
 

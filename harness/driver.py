@@ -632,11 +632,15 @@ class Simulation:
         table = connection.ops.quote_name(Schedule._meta.db_table)
         mine = "cluster = %s" + (" OR cluster IS NULL" if c.spec.name == Conf.PREFIX else "")
         with connection.cursor() as cur:
-            cur.execute(f"SELECT name, id, func, next_run FROM {table} WHERE repeats <> 0 "
-                        f"AND next_run < %s AND ({mine}) ORDER BY next_run, id",
-                        [now, c.spec.name])
-            return [dict(zip(("name", "id", "func", "next_run"), row, strict=True))
-                    for row in cur.fetchall()]
+            cur.execute(
+                f"SELECT name, id, func, next_run FROM {table} WHERE repeats <> 0 "
+                f"AND next_run < %s AND ({mine}) ORDER BY next_run, id",
+                [now, c.spec.name],
+            )
+            return [
+                dict(zip(("name", "id", "func", "next_run"), row, strict=True))
+                for row in cur.fetchall()
+            ]
 
     def _pump(self, c: _Cluster) -> None:
         """Workers take from the queue; the pusher refills it one ``bulk`` batch at a time.

@@ -26,8 +26,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 TICK = "tests.harness.sample_tasks.tick"
-KNOBS = dict(workers=1, queue_limit=2, bulk=2, retry=3, timeout=2, max_attempts=3,
-             catch_up=False, save_limit=0)
+KNOBS = dict(
+    workers=1,
+    queue_limit=2,
+    bulk=2,
+    retry=3,
+    timeout=2,
+    max_attempts=3,
+    catch_up=False,
+    save_limit=0,
+)
 
 
 def _reset() -> None:
@@ -37,12 +45,21 @@ def _reset() -> None:
 
 def _seed(now, schedules: bool) -> None:
     if schedules:
-        for name, kind, ago in [("every-minute", Schedule.MINUTES, 50),
-                                ("hourly", Schedule.HOURLY, 40), ("daily", Schedule.DAILY, 30),
-                                ("once", Schedule.ONCE, 20)]:
-            Schedule.objects.create(name=name, func=TICK, args=repr(name), schedule_type=kind,
-                                    minutes=1 if kind == Schedule.MINUTES else None,
-                                    next_run=now - timedelta(seconds=ago), repeats=-1)
+        for name, kind, ago in [
+            ("every-minute", Schedule.MINUTES, 50),
+            ("hourly", Schedule.HOURLY, 40),
+            ("daily", Schedule.DAILY, 30),
+            ("once", Schedule.ONCE, 20),
+        ]:
+            Schedule.objects.create(
+                name=name,
+                func=TICK,
+                args=repr(name),
+                schedule_type=kind,
+                minutes=1 if kind == Schedule.MINUTES else None,
+                next_run=now - timedelta(seconds=ago),
+                repeats=-1,
+            )
     async_task("tests.harness.sample_tasks.add", 1, 2)
     async_task("tests.harness.sample_tasks.fail", "differential")
     for i in range(10):
@@ -63,8 +80,10 @@ def _real_run(clusters: int, schedules: bool) -> tuple[Counter, list[str]]:
     _reset()
     _seed(timezone.now(), schedules)
     env = {"DIFF_DB_NAME": connection.settings_dict["NAME"]}
-    running = [RealCluster("tests.harness.diff_settings", KNOBS, env=env, cwd=REPO).start()
-               for _ in range(clusters)]
+    running = [
+        RealCluster("tests.harness.diff_settings", KNOBS, env=env, cwd=REPO).start()
+        for _ in range(clusters)
+    ]
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -77,8 +96,7 @@ def _real_run(clusters: int, schedules: bool) -> tuple[Counter, list[str]]:
     finally:
         for cluster in running:
             cluster.stop()
-    order = list(Task.objects.filter(func=TICK).order_by("started").values_list("group",
-                                                                               flat=True))
+    order = list(Task.objects.filter(func=TICK).order_by("started").values_list("group", flat=True))
     return _executions(), order
 
 
