@@ -268,51 +268,52 @@ class Simulation:
         self._max_row_id: int | None = None  # drain(with_recursion=False)
         self._last_enqueue: datetime | None = None
         self._undo: list[Callable[[], None]] = []
-        self._opened = False
         self.probes: list[Callable[[Simulation], None]] = []  # called after every step
 
     # -- lifecycle ----------------------------------------------------------------------------
     def open(self) -> Simulation:
+        """Install the patches, start the clock, connect the observers (undone by close)."""
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        from dataclasses import replace
+
+        from django_q.conf import Conf
         from django_q.signals import pre_enqueue
 
         from harness import broker as brokers
 
-        broker_class = (
-            "harness.broker.DeterministicRedis"
-            if self.broker_kind == "redis"
-            else "harness.broker.DeterministicORM"
-        )
-        from dataclasses import replace
-
-        from django_q.conf import Conf
-
+        cls_name = "DeterministicRedis" if self.broker_kind == "redis" else "DeterministicORM"
         specs = [
             s if s.name else replace(s, name=Conf.CLUSTER_NAME)
             for s in (self._specs or [ClusterSpec.from_conf()])
         ]
-        patches = install(self.seed, broker_class)
+        patches = install(self.seed, f"harness.broker.{cls_name}")
         self._undo.append(patches.undo)
         self.clock.start()
         self._undo.append(self.clock.stop)
-        cls = getattr(brokers, broker_class.rsplit(".", 1)[1])
+        cls = getattr(brokers, cls_name)
         self.clusters = [
             _Cluster(s, cls(list_key=s.name, bulk=s.bulk, retry=s.retry), self.start) for s in specs
         ]
         brokers.DeterministicORM.observer = self._on_broker
         self._undo.append(lambda: setattr(brokers.DeterministicORM, "observer", None))
-        pre_enqueue.connect(self._on_enqueue, dispatch_uid=f"harness-{id(self)}")
-        self._undo.append(lambda: pre_enqueue.disconnect(dispatch_uid=f"harness-{id(self)}"))
+        uid = f"harness-{id(self)}"
+        pre_enqueue.connect(self._on_enqueue, dispatch_uid=uid)
+        self._undo.append(lambda: pre_enqueue.disconnect(dispatch_uid=uid))
         handler = _FindingCollector(self._on_log_finding)
         qlog = logging.getLogger("django-q")
         qlog.addHandler(handler)
         self._undo.append(lambda: qlog.removeHandler(handler))
-        self._opened = True
-        return self
 
     def close(self) -> None:
         while self._undo:
             self._undo.pop()()
-        self._opened = False
 
     def __enter__(self) -> Simulation:
         return self.open()
