@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -215,92 +216,83 @@ def delete_virtualmin_account(
     return _run(Operation.DELETE, service_id, job_id, nonce)
 
 
-def _open(service_id: int, operation: str) -> tuple[ProvisioningJob, bool]:
-    """The open job for this request, and whether it still needs a broker message."""
-    service = HostingService.objects.get(pk=validate_id(service_id, name="service_id"))
-    job = jobs.request_job(service, operation)
-    return job, job.status == ProvisioningJob.Status.PENDING and not job.task_id
+def _queue_once(service_id: int, operation: str, enqueue: Callable[[ProvisioningJob], str]) -> str:
+    """Open (or reuse) the job and enqueue its message in the same transaction, once.
 
-
-def _record(job: ProvisioningJob, task_id: str) -> str:
-    ProvisioningJob.objects.filter(pk=job.pk).update(task_id=task_id)
-    return task_id
+    A second request while the job is open returns the first message's task id.
+    """
+    with transaction.atomic():
+        service = HostingService.objects.get(pk=validate_id(service_id, name="service_id"))
+        job = jobs.request_job(service, operation)
+        if job.status != ProvisioningJob.Status.PENDING or job.task_id:
+            return job.task_id
+        task_id = enqueue(job)
+        ProvisioningJob.objects.filter(pk=job.pk).update(task_id=task_id)
+        return task_id
 
 
 def provision_virtualmin_account_async(service_id: int) -> str:
-    """Queue account creation; a second request while one is open returns the first task."""
-    with transaction.atomic():
-        job, fresh = _open(service_id, Operation.CREATE)
-        if not fresh:
-            return job.task_id
-        return _record(
-            job,
-            async_task(
-                "apps.provisioning.virtualmin_tasks.provision_virtualmin_account",
-                service_id,
-                job_id=job.pk,
-                nonce=job.claim_nonce,
-                timeout=PROVISION_TIMEOUT,
-                cluster=cluster_for("provisioning"),
-            ),
-        )
+    """Queue account creation."""
+    return _queue_once(
+        service_id,
+        Operation.CREATE,
+        lambda job: async_task(
+            "apps.provisioning.virtualmin_tasks.provision_virtualmin_account",
+            service_id,
+            job_id=job.pk,
+            nonce=job.claim_nonce,
+            timeout=PROVISION_TIMEOUT,
+            cluster=cluster_for("provisioning"),
+        ),
+    )
 
 
 def suspend_virtualmin_account_async(service_id: int) -> str:
     """Queue suspension (billing calls this after the last failed payment)."""
-    with transaction.atomic():
-        job, fresh = _open(service_id, Operation.SUSPEND)
-        if not fresh:
-            return job.task_id
-        return _record(
-            job,
-            async_task(
-                "apps.provisioning.virtualmin_tasks.suspend_virtualmin_account",
-                service_id,
-                job_id=job.pk,
-                nonce=job.claim_nonce,
-                timeout=SUSPEND_TIMEOUT,
-                cluster=cluster_for("provisioning"),
-            ),
-        )
+    return _queue_once(
+        service_id,
+        Operation.SUSPEND,
+        lambda job: async_task(
+            "apps.provisioning.virtualmin_tasks.suspend_virtualmin_account",
+            service_id,
+            job_id=job.pk,
+            nonce=job.claim_nonce,
+            timeout=SUSPEND_TIMEOUT,
+            cluster=cluster_for("provisioning"),
+        ),
+    )
 
 
 def unsuspend_virtualmin_account_async(service_id: int) -> str:
     """Queue re-enabling."""
-    with transaction.atomic():
-        job, fresh = _open(service_id, Operation.UNSUSPEND)
-        if not fresh:
-            return job.task_id
-        return _record(
-            job,
-            async_task(
-                "apps.provisioning.virtualmin_tasks.unsuspend_virtualmin_account",
-                service_id,
-                job_id=job.pk,
-                nonce=job.claim_nonce,
-                timeout=SUSPEND_TIMEOUT,
-                cluster=cluster_for("provisioning"),
-            ),
-        )
+    return _queue_once(
+        service_id,
+        Operation.UNSUSPEND,
+        lambda job: async_task(
+            "apps.provisioning.virtualmin_tasks.unsuspend_virtualmin_account",
+            service_id,
+            job_id=job.pk,
+            nonce=job.claim_nonce,
+            timeout=SUSPEND_TIMEOUT,
+            cluster=cluster_for("provisioning"),
+        ),
+    )
 
 
 def delete_virtualmin_account_async(service_id: int) -> str:
     """Queue deletion."""
-    with transaction.atomic():
-        job, fresh = _open(service_id, Operation.DELETE)
-        if not fresh:
-            return job.task_id
-        return _record(
-            job,
-            async_task(
-                "apps.provisioning.virtualmin_tasks.delete_virtualmin_account",
-                service_id,
-                job_id=job.pk,
-                nonce=job.claim_nonce,
-                timeout=DELETE_TIMEOUT,
-                cluster=cluster_for("provisioning"),
-            ),
-        )
+    return _queue_once(
+        service_id,
+        Operation.DELETE,
+        lambda job: async_task(
+            "apps.provisioning.virtualmin_tasks.delete_virtualmin_account",
+            service_id,
+            job_id=job.pk,
+            nonce=job.claim_nonce,
+            timeout=DELETE_TIMEOUT,
+            cluster=cluster_for("provisioning"),
+        ),
+    )
 
 
 def retry_virtualmin_job(job_id: int, nonce: str) -> dict[str, Any]:
