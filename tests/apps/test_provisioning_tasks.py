@@ -176,3 +176,38 @@ def test_retry_sweep_recovers_a_dead_worker_job(virtualmin, ledger, service):
     assert done[0]["result"]["success"] is True
     job.refresh_from_db()
     assert job.status == ProvisioningJob.Status.COMPLETED and job.retry_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_async_wrapper_runs_through_the_worker(virtualmin, ledger, service):
+    for wrapper in (
+        virtualmin_tasks.provision_virtualmin_account_async,
+        virtualmin_tasks.suspend_virtualmin_account_async,
+        virtualmin_tasks.unsuspend_virtualmin_account_async,
+        virtualmin_tasks.delete_virtualmin_account_async,
+    ):
+        task_id = wrapper(service.pk)
+        done = run_queued()
+        assert [d["success"] for d in done] == [True], wrapper.__name__
+        assert ProvisioningJob.objects.get(task_id=task_id).status == "completed"
+    assert _effects(ledger) == [
+        "domain.created",
+        "domain.disabled",
+        "domain.enabled",
+        "domain.deleted",
+    ]
+
+
+def test_a_message_for_another_service_is_refused(virtualmin, ledger, service, customer, server):
+    other = HostingService.objects.create(
+        customer=customer,
+        server=server,
+        domain="other.ro",
+        username="other",
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    job = jobs.request_job(service, ProvisioningJob.Operation.CREATE)
+    result = virtualmin_tasks.provision_virtualmin_account(other.pk, job.pk, job.claim_nonce)
+    assert result["success"] is False and "does not match" in result["error"]
+    assert ledger.entries() == []
