@@ -81,13 +81,13 @@ class FakeApp:
         faults: FaultInjector | None = None,
         *,
         attribution: Attribution | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: int | None = None,
     ) -> None:
         self.ledger = ledger
         self.now = now
         self.faults = faults
         self.attribution = attribution
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = max_body_bytes or DEFAULT_MAX_BODY_BYTES
         # One request at a time mutates state: check-then-act (idempotency, "already exists")
         # must be atomic under werkzeug's threaded server.
         self.lock = threading.RLock()

@@ -35,6 +35,8 @@ PAYMENTS_OPERATIONS: frozenset[str] = frozenset(
         "payment_intent.retrieve",
         "refund.create",
         "refund.retrieve",
+        "refund.list",
+        "account.retrieve",
         "webhook.send",
     }
 )

@@ -99,6 +99,7 @@ class PendingWebhook:
     event: dict[str, Any]
     attempts: int = 0
     delivered: bool = False
+    in_flight: bool = False
 
 
 @dataclass
@@ -212,10 +213,9 @@ class FakePayments(FakeApp):
         attribution: Attribution | None = None,
         max_body_bytes: int | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"attribution": attribution}
-        if max_body_bytes is not None:
-            kwargs["max_body_bytes"] = max_body_bytes
-        super().__init__(ledger, now, faults, **kwargs)
+        super().__init__(
+            ledger, now, faults, attribution=attribution, max_body_bytes=max_body_bytes
+        )
         if deliver_webhooks not in ("immediate", "manual"):
             raise ValueError("deliver_webhooks must be 'immediate' or 'manual'")
         self.secret_key = secret_key
@@ -703,13 +703,19 @@ class FakePayments(FakeApp):
 
     def deliver_webhooks(self) -> int:
         """POST every undelivered event to ``webhook_url``; returns how many were accepted."""
-        with self.lock:
-            pending = [p for p in self.outbox if not p.delivered]
+        with self.lock:  # claim events so concurrent requests never deliver one twice
+            pending = [p for p in self.outbox if not p.delivered and not p.in_flight]
+            for item in pending:
+                item.in_flight = True
         accepted = 0
-        for item in pending:
-            accepted += self._deliver(item)
-        with self.lock:
-            self.outbox = [p for p in self.outbox if not p.delivered]
+        try:
+            for item in pending:
+                accepted += self._deliver(item)
+        finally:
+            with self.lock:
+                for item in pending:
+                    item.in_flight = False
+                self.outbox = [p for p in self.outbox if not p.delivered]
         return accepted
 
     def _deliver(self, item: PendingWebhook) -> int:

@@ -109,10 +109,9 @@ class FakeRegistrar(FakeApp):
         attribution: Attribution | None = None,
         max_body_bytes: int | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"attribution": attribution}
-        if max_body_bytes is not None:
-            kwargs["max_body_bytes"] = max_body_bytes
-        super().__init__(ledger, now, faults, **kwargs)
+        super().__init__(
+            ledger, now, faults, attribution=attribution, max_body_bytes=max_body_bytes
+        )
         self.token = token
         self.prices = dict(DEFAULT_PRICES if prices is None else prices)
         #: Domains registered elsewhere (unavailable to us).

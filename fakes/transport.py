@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -176,7 +177,8 @@ class ServedApp:
         self._thread = thread
         self.host = host
         self.port: int = server.port
-        self.url = f"http://{host}:{self.port}"
+        scheme = "https" if server.ssl_context is not None else "http"
+        self.url = f"{scheme}://{host}:{self.port}"
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -205,15 +207,20 @@ def serve(
     real_latency: bool = False,
     attribution: Attribution | None = None,
     quiet: bool = True,
+    ssl_context: ssl.SSLContext | tuple[str, str] | None = None,
 ) -> ServedApp:
     """Serve ``app`` with werkzeug's threaded server; ``port=0`` picks a free port.
 
     ``hold_seconds``: how long a read_timeout/lost_response fault keeps the client waiting
     before the connection is dropped. ``real_latency``: also sleep for latency faults.
+    ``ssl_context``: an ``ssl.SSLContext`` or ``(cert_file, key_file)`` to serve HTTPS (for
+    clients that refuse plain HTTP, like PRAHO's outbound policy).
     """
     wrapped = _FaultingMiddleware(app, hold_seconds, real_latency, attribution)
     handler = _QuietHandler if quiet else WSGIRequestHandler
-    server = make_server(host, port, wrapped, threaded=True, request_handler=handler)
+    server = make_server(
+        host, port, wrapped, threaded=True, request_handler=handler, ssl_context=ssl_context
+    )
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},

@@ -85,10 +85,9 @@ class FakeVirtualmin(FakeApp):
         attribution: Attribution | None = None,
         max_body_bytes: int | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"attribution": attribution}
-        if max_body_bytes is not None:
-            kwargs["max_body_bytes"] = max_body_bytes
-        super().__init__(ledger, now, faults, **kwargs)
+        super().__init__(
+            ledger, now, faults, attribution=attribution, max_body_bytes=max_body_bytes
+        )
         self.username = username
         self.password = password
         self.templates = tuple(templates)

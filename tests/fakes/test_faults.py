@@ -258,3 +258,15 @@ def test_same_plan_and_seed_give_identical_faults(
     only_a = [c for c in calls if c[2] == "a"]
     from_all = [r for r in run(calls) if r[2] == "a"]
     assert run(only_a) == from_all
+
+
+def test_every_routed_operation_can_be_named_in_a_plan() -> None:
+    from fakes import payments
+    from fakes.operations import PAYMENTS_OPERATIONS
+
+    routed = {op for _, _, op in payments._ROUTES}
+    assert routed <= PAYMENTS_OPERATIONS
+    plan = FaultPlan.from_dict(
+        {"rules": [{"type": "error", "fake": "payments", "operation": sorted(routed)}]}
+    )
+    assert plan.rules[0].operations == frozenset(routed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,19 +19,24 @@ from tests.fakes.support import ORIGIN, Clock, reach
 AUTH = ("admin", "secret")
 
 
-def call(base: str, program: str, auth: Any = AUTH, **params: str) -> requests.Response:
+def call(
+    base: str, program: str, auth: Any = AUTH, timeout: float = 5, **params: str
+) -> requests.Response:
     return requests.get(
         base + API_PATH,
         params={"program": program, "json": "1", **params},
         auth=auth,
-        timeout=5,
+        timeout=timeout,
     )
 
 
-def create(base: str, domain: str = "shop.example.com", user: str = "shop") -> requests.Response:
+def create(
+    base: str, domain: str = "shop.example.com", user: str = "shop", timeout: float = 5
+) -> requests.Response:
     return call(
         base,
         "create-domain",
+        timeout=timeout,
         domain=domain,
         user=user,
         **{"pass": "hunter2"},
@@ -126,10 +133,16 @@ def test_provisioning_sequence_and_lifecycle(transport: str, ledger: Ledger, clo
     ],
 )
 def test_failure_envelopes(
-    ledger: Ledger, clock: Clock, setup: bool, program: str, params: dict[str, str], error: str
+    transport: str,
+    ledger: Ledger,
+    clock: Clock,
+    setup: bool,
+    program: str,
+    params: dict[str, str],
+    error: str,
 ) -> None:
     vm = FakeVirtualmin(ledger, clock)
-    with reach("responses", vm) as base:
+    with reach(transport, vm) as base:
         if setup:
             assert create(base).json()["status"] == "success"
         resp = call(base, program, **params)
@@ -280,18 +293,7 @@ def test_lost_response_applies_effect_then_times_out(
     )
     with reach(transport, vm) as base:
         with pytest.raises(requests.exceptions.ReadTimeout):
-            requests.get(
-                base + API_PATH,
-                params={
-                    "program": "create-domain",
-                    "json": "1",
-                    "domain": "a.example.com",
-                    "user": "a",
-                    "pass": "p",
-                },
-                auth=AUTH,
-                timeout=0.1,
-            )
+            create(base, "a.example.com", "a", timeout=0.1)
         retry = create(base, "a.example.com", "a")
     assert retry.json()["error"] == "Virtual server a.example.com already exists"
     first, second = ledger.entries()
@@ -313,18 +315,7 @@ def test_outages_without_response_apply_nothing(
     vm = _faulty(ledger, clock, {"type": "outage", "kind": kind, "start": "0s", "end": "1h"})
     with reach(transport, vm) as base:
         with pytest.raises(exc):
-            requests.get(
-                base + API_PATH,
-                params={
-                    "program": "create-domain",
-                    "json": "1",
-                    "domain": "a.example.com",
-                    "user": "a",
-                    "pass": "p",
-                },
-                auth=AUTH,
-                timeout=0.1,
-            )
+            create(base, "a.example.com", "a", timeout=0.1)
         clock.advance(hours=1)  # the window is over
         assert create(base, "a.example.com", "a").json()["status"] == "success"
     assert [e.fault for e in ledger.entries()] == [kind, None]
@@ -363,3 +354,105 @@ def test_503_and_rate_limit_and_error_faults(transport: str, ledger: Ledger, clo
     assert ok.json()["status"] == "success"
     assert [e.fault for e in ledger.entries()] == ["503", "429", "error", "latency"]
     assert all(e.detail["latency_ms"] == 250 for e in ledger.entries())
+
+
+def test_concurrent_creates_over_real_http_make_one_domain(ledger: Ledger, clock: Clock) -> None:
+    """werkzeug serves requests on threads; check-then-act must still be atomic."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    vm = FakeVirtualmin(ledger, clock)
+    with reach("werkzeug", vm) as base, ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: create(base).json()["status"], range(16)))
+    assert sorted(results).count("success") == 1
+    assert len(ledger.effects(kind="domain.created")) == 1
+    assert len(ledger) == 16
+
+
+def test_a_bug_inside_the_fake_is_an_envelope_not_a_traceback(
+    transport: str, ledger: Ledger, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vm = FakeVirtualmin(ledger, clock)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(vm, "_dispatch", broken)
+    with reach(transport, vm) as base:
+        resp = call(base, "info")
+    assert resp.status_code == 500
+    assert resp.json() == {"command": "info", "status": "failure", "error": "Internal error"}
+    assert ledger.entries()[0].detail["exception"] == "RuntimeError"
+
+
+def test_real_latency_on_the_werkzeug_transport(ledger: Ledger, clock: Clock) -> None:
+    from fakes.transport import serve
+
+    plan = FaultPlan.from_dict({"rules": [{"type": "latency", "ms": 20}]})
+    vm = FakeVirtualmin(ledger, clock, FaultInjector(plan, seed=0))
+    with serve(vm, real_latency=True) as served:
+        resp = call(served.url, "info")
+    assert resp.json()["status"] == "success"
+    assert ledger.entries()[0].detail["latency_ms"] == 20
+    assert ledger.entries()[0].fault == "latency"
+
+
+def test_https_transport_with_a_self_signed_certificate(
+    ledger: Ledger, clock: Clock, tmp_path: Path
+) -> None:
+    """PRAHO's gateway insists on HTTPS; ``serve`` can speak it (cert made with openssl)."""
+    from fakes.transport import serve
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    vm = _faulty(
+        ledger, clock, {"type": "lost_response", "operation": "create-domain", "max_count": 1}
+    )
+    with serve(vm, ssl_context=(str(cert), str(key)), hold_seconds=0.3) as served:
+        assert served.url.startswith("https://")
+        info = requests.get(
+            served.url + API_PATH,
+            params={"program": "info", "json": "1"},
+            auth=AUTH,
+            verify=str(cert),
+            timeout=5,
+        )
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.get(
+                served.url + API_PATH,
+                params={
+                    "program": "create-domain",
+                    "json": "1",
+                    "domain": "a.example.com",
+                    "user": "a",
+                    "pass": "p",
+                },
+                auth=AUTH,
+                verify=str(cert),
+                timeout=0.1,
+            )
+    assert info.json()["status"] == "success"
+    assert [e.effect for e in ledger.effects()] == ["domain.created"]
