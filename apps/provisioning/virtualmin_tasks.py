@@ -29,7 +29,12 @@ from django_q.tasks import async_task
 from apps.common.audit import AuditService
 from apps.common.locks import distributed_lock
 from apps.common.queues import cluster_for
-from apps.common.retriability import GatewayError, Retriability, RetryableTaskError
+from apps.common.retriability import (
+    GatewayError,
+    Retriability,
+    RetryableTaskError,
+    UnexpectedTaskError,
+)
 from apps.common.schedules import ScheduleSpec, upsert_all
 from apps.common.security import TaskInputError, safe_error, validate_id, validate_str
 from apps.provisioning import jobs
@@ -133,7 +138,7 @@ def _run(operation: str, service_id: Any, job_id: Any, nonce: Any) -> dict[str, 
             "task.failed", f"service:{service.pk}", {"operation": operation, "error": error}
         )
         logger.exception(f"💥 [Provisioning] Unexpected error in {label} {service.domain}: {error}")
-        raise
+        raise UnexpectedTaskError(safe_error(exc)) from None
     if not jobs.complete(job_id, nonce):
         logger.error(f"❌ [Provisioning] {label} job {job_id}: claim lost before completion")
         return {"success": False, "job_id": job_id, "error": "claim lost (stale nonce)"}
