@@ -17,7 +17,6 @@ the lease expired and may reclaim).
 from __future__ import annotations
 
 import enum
-import uuid
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -44,8 +43,10 @@ class StartOutcome(enum.StrEnum):
     MISSING = "missing"
 
 
-def new_nonce() -> str:
-    return uuid.uuid4().hex
+def nonce_for(job_id: int, generation: int) -> str:
+    """The fencing token of one dispatch. Deterministic (the harness replays byte-identical
+    runs) and unique per dispatch, because ``generation`` only ever grows."""
+    return f"{job_id}.{generation}"
 
 
 def backoff(retry_count: int) -> timedelta:
@@ -70,14 +71,17 @@ def request_job(service: HostingService, operation: str, *, max_retries: int = 3
         )
         if existing is not None:
             return existing
-        return Job.objects.create(
+        job = Job.objects.create(
             service=service,
             operation=operation,
             max_retries=max_retries,
-            claim_nonce=new_nonce(),
+            generation=1,
             created_at=now,
             updated_at=now,
         )
+        job.claim_nonce = nonce_for(job.pk, 1)
+        job.save(update_fields=["claim_nonce"])
+        return job
 
 
 def start(job_id: int, nonce: str) -> StartOutcome:
@@ -147,16 +151,24 @@ def fail(job_id: int, nonce: str, error: str, retriability: Retriability) -> dat
 
 
 def claim_for_retry(job_id: int) -> str | None:
-    """failed (due, retries left) → pending with a fresh nonce; consumes one retry."""
+    """failed (due, retries left) → pending with a fresh nonce; consumes one retry.
+
+    Compare-and-set on ``generation``: of two concurrent claimers only one can move it.
+    """
     now = timezone.now()
-    nonce = new_nonce()
+    generation = Job.objects.filter(pk=job_id).values_list("generation", flat=True).first()
+    if generation is None:
+        return None
+    nonce = nonce_for(job_id, generation + 1)
     updated = Job.objects.filter(
         pk=job_id,
+        generation=generation,
         status=Job.Status.FAILED,
         next_retry_at__lte=now,
         retry_count__lt=F("max_retries"),
     ).update(
         status=Job.Status.PENDING,
+        generation=generation + 1,
         retry_count=F("retry_count") + 1,
         claim_nonce=nonce,
         next_retry_at=None,

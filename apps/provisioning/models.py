@@ -102,6 +102,7 @@ class ProvisioningJob(models.Model):
     # The claim: a dispatch writes a fresh nonce and passes it with the broker message; only a
     # message carrying the current nonce may start or finish the job.
     claim_nonce = models.CharField(max_length=32, blank=True)
+    generation = models.PositiveIntegerField(default=0)  # dispatches so far; nonce = "<pk>.<n>"
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

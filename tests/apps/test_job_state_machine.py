@@ -19,7 +19,7 @@ CREATE = ProvisioningJob.Operation.CREATE
 
 def test_new_job_is_pending_with_a_nonce_and_reused_while_open(service):
     job = jobs.request_job(service, CREATE)
-    assert job.status == ProvisioningJob.Status.PENDING and len(job.claim_nonce) == 32
+    assert job.status == ProvisioningJob.Status.PENDING and job.claim_nonce == f"{job.pk}.1"
     assert jobs.request_job(service, CREATE).pk == job.pk
     assert jobs.request_job(service, ProvisioningJob.Operation.SUSPEND).pk != job.pk
 
@@ -32,10 +32,10 @@ def test_double_claim_only_one_wins(service):
 
 def test_stale_nonce_is_refused_everywhere(service):
     job = jobs.request_job(service, CREATE)
-    assert jobs.start(job.pk, "0" * 32) == jobs.StartOutcome.STALE_CLAIM
+    assert jobs.start(job.pk, f"{job.pk}.0") == jobs.StartOutcome.STALE_CLAIM
     assert jobs.start(job.pk, job.claim_nonce) == jobs.StartOutcome.STARTED
-    assert not jobs.complete(job.pk, "0" * 32)
-    assert jobs.fail(job.pk, "0" * 32, "x", Retriability.RETRIABLE) is None
+    assert not jobs.complete(job.pk, f"{job.pk}.0")
+    assert jobs.fail(job.pk, f"{job.pk}.0", "x", Retriability.RETRIABLE) is None
     job.refresh_from_db()
     assert job.status == ProvisioningJob.Status.RUNNING
 
@@ -76,7 +76,7 @@ def test_backoff_is_exponential_until_exhaustion_then_terminal(service):
         with time_machine.travel(now, tick=False):
             assert jobs.due_for_retry() == [job.pk]
             nonce = jobs.claim_for_retry(job.pk)
-            assert nonce is not None
+            assert nonce == f"{job.pk}.{attempt + 2}"  # a new, deterministic fencing token
             assert jobs.claim_for_retry(job.pk) is None  # claimed once only
     assert delays == [dt.timedelta(minutes=m) for m in (5, 10, 20)]
     job.refresh_from_db()
