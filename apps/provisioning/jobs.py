@@ -17,6 +17,7 @@ the lease expired and may reclaim).
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -124,20 +125,31 @@ def complete(job_id: int, nonce: str) -> bool:
     )
 
 
-def fail(job_id: int, nonce: str, error: str, retriability: Retriability) -> datetime | None:
+@dataclass(frozen=True)
+class Failure:
+    """What :func:`fail` recorded: nothing (stale claim), a planned retry, or a terminal end."""
+
+    recorded: bool
+    retry_at: datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.recorded and self.retry_at is None
+
+
+def fail(job_id: int, nonce: str, error: str, retriability: Retriability) -> Failure:
     """running → failed; arm ``next_retry_at`` while retries remain and a retry is safe.
 
     UNKNOWN outcomes are retried only because every operation reconciles first (reads the
     remote state before mutating); the job is flagged ``needs_reconcile`` for the record.
-    Returns the retry time, or None when the failure is terminal (or the claim was stale).
     """
     now = timezone.now()
     job = Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).first()
     if job is None:
-        return None
+        return Failure(recorded=False)
     can_retry = retriability != Retriability.NOT_RETRIABLE and job.retry_count < job.max_retries
     retry_at = now + backoff(job.retry_count) if can_retry else None
-    Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).update(
+    updated = Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).update(
         status=Job.Status.FAILED,
         finished_at=now,
         updated_at=now,
@@ -147,7 +159,7 @@ def fail(job_id: int, nonce: str, error: str, retriability: Retriability) -> dat
         last_retriability=str(retriability),
         needs_reconcile=retriability == Retriability.UNKNOWN,
     )
-    return retry_at
+    return Failure(recorded=bool(updated), retry_at=retry_at if updated else None)
 
 
 def claim_for_retry(job_id: int) -> str | None:

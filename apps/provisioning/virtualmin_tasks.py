@@ -164,32 +164,25 @@ def _failed(
     retriability: Retriability,
 ) -> dict[str, Any]:
     label = Operation(operation).label
-    retry_at = jobs.fail(job_id, nonce, error, retriability)
-    if retry_at is None and operation == Operation.CREATE:
+    failure = jobs.fail(job_id, nonce, error, retriability)
+    retry_at = failure.retry_at.isoformat() if failure.retry_at else None
+    if not failure.recorded:  # another worker owns the job now: record nothing of ours
+        logger.error(f"❌ [Provisioning] {label} job {job_id}: claim lost; outcome: {error}")
+        return {"success": False, "job_id": job_id, "error": "claim lost (stale nonce)"}
+    if failure.terminal and operation == Operation.CREATE:
         HostingService.objects.filter(pk=service.pk).update(
             status=HostingService.Status.FAILED, updated_at=timezone.now()
         )
+    details = {"error": error, "retriability": str(retriability), "next_retry_at": retry_at}
     AuditService.log_event(
         "task.failed",
         f"service:{service.pk}",
-        {
-            "operation": operation,
-            "job_id": job_id,
-            "error": error,
-            "retriability": str(retriability),
-            "next_retry_at": retry_at.isoformat() if retry_at else None,
-        },
+        {"operation": operation, "job_id": job_id, **details},
     )
     logger.error(f"❌ [Provisioning] {label} {service.domain} failed ({retriability}): {error}")
-    if retriability == Retriability.RETRIABLE:
+    if retriability == Retriability.RETRIABLE and not failure.terminal:
         raise RetryableTaskError(error)
-    return {
-        "success": False,
-        "job_id": job_id,
-        "error": error,
-        "retriability": str(retriability),
-        "next_retry_at": retry_at.isoformat() if retry_at else None,
-    }
+    return {"success": False, "job_id": job_id, **details}
 
 
 # -- the four operations and their async wrappers ------------------------------------------------

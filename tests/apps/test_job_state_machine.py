@@ -35,7 +35,7 @@ def test_stale_nonce_is_refused_everywhere(service):
     assert jobs.start(job.pk, f"{job.pk}.0") == jobs.StartOutcome.STALE_CLAIM
     assert jobs.start(job.pk, job.claim_nonce) == jobs.StartOutcome.STARTED
     assert not jobs.complete(job.pk, f"{job.pk}.0")
-    assert jobs.fail(job.pk, f"{job.pk}.0", "x", Retriability.RETRIABLE) is None
+    assert not jobs.fail(job.pk, f"{job.pk}.0", "x", Retriability.RETRIABLE).recorded
     job.refresh_from_db()
     assert job.status == ProvisioningJob.Status.RUNNING
 
@@ -67,9 +67,10 @@ def test_backoff_is_exponential_until_exhaustion_then_terminal(service):
     for attempt in range(4):
         with time_machine.travel(now, tick=False):
             assert jobs.start(job.pk, nonce) == jobs.StartOutcome.STARTED
-            retry_at = jobs.fail(job.pk, nonce, "Too many requests", Retriability.RETRIABLE)
+            failure = jobs.fail(job.pk, nonce, "Too many requests", Retriability.RETRIABLE)
+        retry_at = failure.retry_at
         if attempt == 3:
-            assert retry_at is None  # exhausted: terminal
+            assert failure.terminal  # exhausted
             break
         delays.append(retry_at - now)
         now = retry_at
@@ -88,7 +89,7 @@ def test_backoff_is_exponential_until_exhaustion_then_terminal(service):
 def test_not_retriable_failure_is_terminal_at_once(service):
     job = jobs.request_job(service, CREATE)
     jobs.start(job.pk, job.claim_nonce)
-    assert jobs.fail(job.pk, job.claim_nonce, "Invalid domain", Retriability.NOT_RETRIABLE) is None
+    assert jobs.fail(job.pk, job.claim_nonce, "Invalid domain", Retriability.NOT_RETRIABLE).terminal
     job.refresh_from_db()
     assert job.is_terminal and job.last_retriability == "not_retriable"
 

@@ -211,3 +211,37 @@ def test_a_message_for_another_service_is_refused(virtualmin, ledger, service, c
     result = virtualmin_tasks.provision_virtualmin_account(other.pk, job.pk, job.claim_nonce)
     assert result["success"] is False and "does not match" in result["error"]
     assert ledger.entries() == []
+
+
+def test_exhausted_retriable_failure_is_returned_not_raised(rsps, ledger, service):
+    make_virtualmin(rsps, ledger, {"rules": [{"type": "rate_limit", "operation": "list-domains"}]})
+    job = jobs.request_job(service, ProvisioningJob.Operation.CREATE, max_retries=0)
+
+    result = virtualmin_tasks.provision_virtualmin_account(service.pk, job.pk, job.claim_nonce)
+
+    assert result["success"] is False and result["next_retry_at"] is None
+    job.refresh_from_db()
+    assert job.is_terminal
+    service.refresh_from_db()
+    assert service.status == HostingService.Status.FAILED
+
+
+def test_a_worker_that_lost_its_claim_mid_call_records_nothing(rsps, ledger, service, monkeypatch):
+    from apps.provisioning.gateway import VirtualminGateway
+
+    make_virtualmin(rsps, ledger, {"rules": [{"type": "rate_limit", "operation": "list-domains"}]})
+    job = jobs.request_job(service, ProvisioningJob.Operation.CREATE)
+    real = VirtualminGateway.get_domain
+
+    def slow_call(self, domain):  # type: ignore[no-untyped-def]
+        # Meanwhile the lease expired and the sweep handed the job to someone else.
+        ProvisioningJob.objects.filter(pk=job.pk).update(claim_nonce=f"{job.pk}.9")
+        return real(self, domain)
+
+    monkeypatch.setattr(VirtualminGateway, "get_domain", slow_call)
+    result = virtualmin_tasks.provision_virtualmin_account(service.pk, job.pk, job.claim_nonce)
+
+    assert result == {"success": False, "job_id": job.pk, "error": "claim lost (stale nonce)"}
+    job.refresh_from_db()
+    assert job.status == ProvisioningJob.Status.RUNNING and job.last_error == ""
+    assert not AuditEvent.objects.filter(event_type="task.failed").exists()
