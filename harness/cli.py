@@ -30,8 +30,10 @@ def _cmd_db(args: argparse.Namespace) -> int:
     if args.url:
         s = found.settings
         host = s["HOST"]
-        if host.startswith("/"):
-            print(f"postgresql://{s['USER']}@/{s['NAME']}?host={host}&port={s['PORT']}")
+        if host.startswith("/"):  # a socket directory: percent-encoded, as libpq reads it
+            from urllib.parse import quote
+
+            print(f"postgresql://{s['USER']}@{quote(host, safe='')}:{s['PORT']}/{s['NAME']}")
         else:
             print(f"postgresql://{s['USER']}@{host}:{s['PORT']}/{s['NAME']}")
     else:

@@ -163,3 +163,31 @@ def test_embedded_cold_start_from_template_then_reuse(private_root: Path) -> Non
     assert third.returncode == 0, third.stderr
     assert (root / "template" / "PG_VERSION").stat().st_mtime_ns == template_stamp
     assert (root / "data" / "PG_VERSION").exists()
+
+
+def test_db_url_round_trips_as_database_url() -> None:
+    """``harness db --url`` prints a URL that, given back as DATABASE_URL, reaches the same
+    server (a socket directory must be percent-encoded in the host part)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    printed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "db", "--url"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    url = printed.stdout.strip()
+    code = """
+        from harness import database
+        import psycopg
+        s = database.resolve().settings
+        with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"]) as c:
+            print(database.resolve().source, c.execute("show data_directory").fetchone()[0])
+    """
+    direct = _run(code)
+    via_url = _run(code, DATABASE_URL=url)
+    assert via_url.returncode == 0, via_url.stderr
+    assert via_url.stdout.split()[0] == "url"
+    assert via_url.stdout.split()[1] == direct.stdout.split()[1]
