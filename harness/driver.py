@@ -244,6 +244,7 @@ class Simulation:
         raise_task_errors: bool = False,
         strict: bool = True,
         broker: str = "orm",
+        django_q_log_level: int | str | None = logging.WARNING,
     ) -> None:
         self.start = start
         self._specs = clusters
@@ -254,6 +255,7 @@ class Simulation:
         self.raise_task_errors = raise_task_errors
         self.strict = strict
         self.broker_kind = broker
+        self.django_q_log_level = django_q_log_level
         self.timeline = Timeline()
         self.findings: list[dict[str, Any]] = []
         self.clusters: list[_Cluster] = []
@@ -310,6 +312,12 @@ class Simulation:
         qlog = logging.getLogger("django-q")
         qlog.addHandler(handler)
         self._undo.append(lambda: qlog.removeHandler(handler))
+        if self.django_q_log_level is not None:
+            # django-q2 logs several INFO lines per task; at simulation speed that is noise
+            # (and time). Findings only need ERROR records, which still arrive.
+            level = qlog.level
+            qlog.setLevel(self.django_q_log_level)
+            self._undo.append(lambda: qlog.setLevel(level))
 
     def close(self) -> None:
         while self._undo:
