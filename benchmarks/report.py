@@ -48,6 +48,7 @@ class Row:
     max_s: float
     rounds: int
     latency: dict[str, dict[str, float]] | None
+    load1: float | None = None  # 1-minute load average when the benchmark ended
 
     @property
     def tasks_per_s(self) -> float | None:
@@ -115,6 +116,7 @@ def _row(bench: dict[str, Any]) -> Row:
         max_s=float(stats["max"]),
         rounds=int(stats["rounds"]),
         latency=extra.get("latency_ms") or None,
+        load1=float(extra["load1"]) if extra.get("load1") is not None else None,
     )
 
 
@@ -151,6 +153,7 @@ HEADERS = (
     "spread",
     "start p50/p95/p99 ms",
     "saved p50/p95/p99 ms",
+    "load",
 )
 
 
@@ -164,6 +167,7 @@ def table_cells(row: Row) -> list[str]:
         f"{row.spread_pct:.1f} %",
         _lat(row, "start"),
         _lat(row, "saved"),
+        _num(row.load1, 1),
     ]
 
 
@@ -198,7 +202,8 @@ def markdown(run: Run) -> str:
     lines += [
         "",
         "spread = (slowest − fastest round) / median round. Latency: enqueue→start and "
-        "enqueue→saved; for a released backlog, measured from the release instant.",
+        "enqueue→saved; for a released backlog, measured from the release instant. "
+        "load: the machine's 1-minute load average when the benchmark ended.",
         "",
     ]
     return "\n".join(lines)

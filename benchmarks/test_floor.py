@@ -5,6 +5,7 @@ See :mod:`benchmarks.floor`.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -43,6 +44,7 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
         consumers=consumers,
         batch=batch,
         rounds_tasks_per_s=[round(r, 1) for r in rates],
+        load1=round(os.getloadavg()[0], 2),
     )
 
 
@@ -77,4 +79,5 @@ def test_sql_floor(benchmark, bench_env, bench_opts, phase: str, save_limit: int
         bulk=SQL_FLOOR_BULK,
         save_limit=save_limit,
         rounds_tasks_per_s=[round(r, 1) for r in rates],
+        load1=round(os.getloadavg()[0], 2),
     )

@@ -42,7 +42,15 @@ def run_file(tmp_path: Path) -> Path:
     return _write(
         tmp_path / "run.json",
         _bench(
-            "test_a[x]", 2.0, 1.8, 2.2, group="g-pytest", tasks=100, config="cfg-a", latency_ms=LAT
+            "test_a[x]",
+            2.0,
+            1.8,
+            2.2,
+            group="g-pytest",
+            tasks=100,
+            config="cfg-a",
+            latency_ms=LAT,
+            load1=1.25,
         ),
         _bench("test_b", 0.5, 0.5, 0.6, pytest_group="ignored", tasks=1000, group="floor"),
         _bench("test_replay", 1.0, 0.9, 1.1, pytest_group="replay-by-pytest", tasks=50),
@@ -65,7 +73,7 @@ def test_rows_tasks_per_second_spread_and_groups(run_file: Path) -> None:
 def test_markdown_and_html_are_deterministic_and_complete(run_file: Path) -> None:
     run = report.load(run_file)
     md = report.markdown(run)
-    assert "| g-pytest | cfg-a | 100 | 2.000 | 50.0 | 20.0 % | 1 / 2 / 3 | 4 / 5 / 6 |" in md
+    assert "| g-pytest | cfg-a | 100 | 2.000 | 50.0 | 20.0 % | 1 / 2 / 3 | 4 / 5 / 6 | 1.2 |" in md
     assert "| floor | test_b | 2,000.0 | 1.000 |" in md  # best of groups, ratio to the fastest
     assert "| g-pytest | cfg-a | 50.0 | 0.025 |" in md
     page = report.html_page(run)
