@@ -9,8 +9,18 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
+    "ClusterSpec": "harness.driver",
     "DatabaseUnavailable": "harness.database",
+    "Durations": "harness.driver",
+    "Simulation": "harness.driver",
+    "SimulationError": "harness.driver",
+    "TaskFailed": "harness.driver",
+    "Timeline": "harness.timeline",
+    "VirtualClock": "harness.clock",
+    "all_enqueued": "harness.assertions",
+    "assert_enqueued": "harness.assertions",
     "database_settings": "harness.database",
+    "refute_enqueued": "harness.assertions",
 }
 
 __all__ = sorted(_EXPORTS)

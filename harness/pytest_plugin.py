@@ -1,15 +1,84 @@
 """The harness's pytest plugin (registered through the ``pytest11`` entry point).
 
-Loaded by pytest in any project that installs the harness, before Django is configured, so it
-imports nothing from Django or django-q2 at module level.
+Fixtures:
+
+* ``qsim`` — a running :class:`~harness.driver.Simulation` on the test's database. Configure it
+  with ``@pytest.mark.qsim(start=..., seed=..., clusters=[...], durations=..., engine=...,
+  raise_task_errors=..., broker=...)``. Works inside pytest-django's test transaction (the
+  default ``django_db``) and with ``django_db(transaction=True)``. Findings that django-q2 only
+  logs (a scheduler pass that raised, a result that could not be saved) fail the test.
+* ``virtual_clock`` — just the clock (``advance``, ``move_to``), for tests that drive
+  django-q2's pieces themselves.
+
+Loaded before Django is configured, so it imports nothing from Django or django-q2 at module
+level.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
+
+DEFAULT_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday: weekly schedules read well
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "qsim(**options): configure the in-process Django-Q2 simulation for a test"
+        "markers",
+        "qsim(start=None, seed=0, clusters=None, durations=None, engine='time-machine', "
+        "raise_task_errors=False, broker='orm', watchdog_seconds=10): configure the "
+        "in-process Django-Q2 simulation of the qsim fixture",
     )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say which database the run uses and how long it took to get it ready."""
+    from harness import database
+
+    found = database._RESOLVED  # resolved by the settings module, if it uses the harness
+    if found is None:
+        return None
+    return f"dq-harness database: {found.description}, ready in {found.ready_seconds:.2f} s"
+
+
+def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("qsim")
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    start = options.pop("start", None) or DEFAULT_START
+    if isinstance(start, str):
+        start = datetime.fromisoformat(start)
+    options["start"] = start
+    return options
+
+
+def _ensure_db(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        request.getfixturevalue("db")
+
+
+@pytest.fixture
+def qsim(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A deterministic in-process Django-Q2 cluster under a virtual clock."""
+    _ensure_db(request)
+    from harness.driver import Simulation
+
+    options = _options(request)
+    start = options.pop("start")
+    clusters = options.pop("clusters", None)
+    sim = Simulation(start, clusters, **options)
+    with sim:
+        yield sim
+
+
+@pytest.fixture
+def virtual_clock(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A stopped clock behind ``timezone.now()`` and ``time.time()``; only the test moves it."""
+    from harness.clock import VirtualClock
+
+    options = _options(request)
+    with VirtualClock(options["start"], options.get("engine", "time-machine")) as clock:
+        yield clock

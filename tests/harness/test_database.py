@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -112,9 +113,20 @@ def test_no_usable_database_is_one_line_and_exit_2(argv: list[str], env: dict[st
     assert "DATABASE_URL" in lines[0] and "embedded" in lines[0]
 
 
-def test_embedded_cold_start_from_template_then_reuse(tmp_path: Path) -> None:
+@pytest.fixture
+def private_root() -> Iterator[Path]:
+    """A data root of our own (not pytest's tmp_path, which a parallel pytest may prune)."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="dq-harness-test-"))
+    yield base / "pgroot"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_embedded_cold_start_from_template_then_reuse(private_root: Path) -> None:
     """A fresh root: initdb once into a template, copy it, then reuse the data dir."""
-    root = tmp_path / "pgroot"
+    root = private_root
     code = """
         import json, time
         from harness import database

@@ -1,0 +1,87 @@
+"""The driver inside a test transaction, errors django-q2 only logs, the watchdog, Redis."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django_q.models import Schedule, Task
+from django_q.tasks import async_task, schedule
+
+from harness import ClusterSpec, Simulation, SimulationError
+
+
+@pytest.mark.django_db  # inside pytest-django's test transaction
+@pytest.mark.qsim(clusters=[ClusterSpec(retry=60, max_attempts=2)])
+def test_runs_inside_the_test_transaction(qsim: Simulation) -> None:
+    async_task("tests.harness.sample_tasks.add", 2, 3)
+    async_task("tests.harness.sample_tasks.fail")
+    async_task("tests.harness.sample_tasks.does_not_exist")
+    qsim.advance(minutes=5)
+    assert Task.objects.get(func="tests.harness.sample_tasks.add").result == 5
+    assert Task.objects.filter(success=False).count() == 2
+    qsim.assert_enqueued("tests.harness.sample_tasks.add", args=(2, 3))
+    qsim.refute_enqueued("tests.harness.sample_tasks.add", args=(9, 9))
+    with pytest.raises(AssertionError, match=r"enqueues of tests.harness.sample_tasks.add"):
+        qsim.assert_enqueued("tests.harness.sample_tasks.add", args=(9, 9))
+
+
+@pytest.mark.django_db
+@pytest.mark.qsim()
+def test_a_scheduler_pass_that_raises_fails_the_test(qsim: Simulation) -> None:
+    # An args literal django-q2 cannot parse: the scheduler logs it and rolls back, every pass.
+    schedule(
+        "tests.harness.sample_tasks.tick",
+        schedule_type=Schedule.HOURLY,
+        name="broken",
+        next_run=qsim.now() + timedelta(minutes=1),
+    )
+    Schedule.objects.filter(name="broken").update(args="(1, ")
+    with pytest.raises(SimulationError, match="Could not create task from schedule"):
+        qsim.advance(minutes=5)
+    assert qsim.findings[0]["finding"] == "django-q error"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_watchdog_stops_an_endless_task() -> None:
+    with Simulation(datetime(2026, 2, 1, tzinfo=UTC), [ClusterSpec()], watchdog_seconds=0.5) as sim:
+        async_task("tests.harness.sample_tasks.spin")
+        with pytest.raises(SimulationError) as info:
+            sim.advance(minutes=1)
+    message = str(info.value)
+    assert "watchdog" in message and "tests.harness.sample_tasks.spin" in message
+    finding = sim.findings[-1]
+    assert finding["at"].startswith("2026-02-01T00:00:00")
+    assert "sample_tasks.py" in finding["stack"] and "spin" in finding["stack"]
+
+
+@pytest.mark.dbpath
+@pytest.mark.django_db(transaction=True)
+def test_redis_broker_variant_runs_tasks_once_without_redelivery(settings) -> None:
+    import redis
+    from django_q.conf import Conf
+
+    url = os.environ.get("HARNESS_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.from_url(url)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis at {url} is needed for the Redis broker variant: {exc}")
+    name = f"harness-test-{os.getpid()}"
+    client.delete(f"django_q:{name}:q")
+    old = Conf.REDIS
+    Conf.REDIS = url
+    try:
+        with Simulation(
+            datetime(2026, 2, 1, tzinfo=UTC), [ClusterSpec(name=name, retry=60)], broker="redis"
+        ) as sim:
+            async_task("tests.harness.sample_tasks.add", 1, 1, cluster=name)
+            async_task("tests.harness.sample_tasks.fail", cluster=name)
+            sim.advance(minutes=10)
+    finally:
+        Conf.REDIS = old
+        client.delete(f"django_q:{name}:q")
+    finished = [e.data["outcome"] for e in sim.timeline.of("task.finished")]
+    assert sorted(finished) == ["failed", "ok"]  # at-most-once: the failure never comes back
+    assert not sim.timeline.of("task.claimed", redelivery=True)
