@@ -54,7 +54,7 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
 )
 def test_sql_floor(benchmark, bench_env, bench_opts, phase: str, save_limit: int) -> None:
     """django-q2's ORM-broker statements per task, raw psycopg, one connection, no framework."""
-    n = bench_opts.tasks
+    n = bench_opts.tasks_pruned if save_limit > 0 else bench_opts.tasks
     with_enqueue = phase == "enqueue+drain"
     rates: list[float] = []
     with benchdb.connect(bench_env.db) as conn:
