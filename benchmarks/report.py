@@ -49,6 +49,7 @@ class Row:
     rounds: int
     latency: dict[str, dict[str, float]] | None
     load1: float | None = None  # 1-minute load average when the benchmark ended
+    paced: bool = False  # tasks arrived at a fixed rate: tasks/s is the offered load
 
     @property
     def tasks_per_s(self) -> float | None:
@@ -117,6 +118,7 @@ def _row(bench: dict[str, Any]) -> Row:
         rounds=int(stats["rounds"]),
         latency=extra.get("latency_ms") or None,
         load1=float(extra["load1"]) if extra.get("load1") is not None else None,
+        paced=extra.get("rate_per_s") is not None,
     )
 
 
@@ -172,10 +174,10 @@ def table_cells(row: Row) -> list[str]:
 
 
 def best_per_group(rows: Sequence[Row]) -> list[tuple[str, Row]]:
-    """The fastest row (tasks/s) of each group that reports tasks."""
+    """The fastest row (tasks/s) of each group that reports tasks (paced rows excluded)."""
     best = []
     for name, members in groups(rows).items():
-        rated = [r for r in members if r.tasks_per_s]
+        rated = [r for r in members if r.tasks_per_s and not r.paced]
         if rated:
             best.append((name, max(rated, key=lambda r: r.tasks_per_s or 0.0)))
     return best

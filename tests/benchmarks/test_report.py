@@ -55,12 +55,14 @@ def run_file(tmp_path: Path) -> Path:
         _bench("test_b", 0.5, 0.5, 0.6, pytest_group="ignored", tasks=1000, group="floor"),
         _bench("test_replay", 1.0, 0.9, 1.1, pytest_group="replay-by-pytest", tasks=50),
         _bench("test_plain", 0.1, 0.1, 0.1),
+        _bench("test_paced", 10.0, 10.0, 10.0, tasks=50, group="paced", rate_per_s=5.0),
     )
 
 
 def test_rows_tasks_per_second_spread_and_groups(run_file: Path) -> None:
     run = report.load(run_file)
-    a, b, replay, plain = run.rows
+    a, b, replay, plain, paced = run.rows
+    assert paced.paced and paced.tasks_per_s == 5.0 and not a.paced
     assert (a.group, a.label, a.tasks_per_s) == ("g-pytest", "cfg-a", 50.0)
     assert a.spread_pct == pytest.approx(20.0)
     assert a.range_tasks_per_s == pytest.approx((100 / 2.2, 100 / 1.8))
@@ -76,8 +78,9 @@ def test_markdown_and_html_are_deterministic_and_complete(run_file: Path) -> Non
     assert "| g-pytest | cfg-a | 100 | 2.000 | 50.0 | 20.0 % | 1 / 2 / 3 | 4 / 5 / 6 | 1.2 |" in md
     assert "| floor | test_b | 2,000.0 | 1.000 |" in md  # best of groups, ratio to the fastest
     assert "| g-pytest | cfg-a | 50.0 | 0.025 |" in md
+    assert "| paced | test_paced | 5.0 |" not in md  # a paced rate is no capacity
     page = report.html_page(run)
-    assert page.count("<rect ") == 3  # one bar per row that reports tasks
+    assert page.count("<rect ") == 4  # one bar per row that reports tasks
     assert "<svg" in page and "test_plain" in page  # the table still lists it
     assert report.html_page(report.load(run_file)) == page
     assert report.markdown(report.load(run_file)) == md
