@@ -315,14 +315,19 @@ class Verdict:
 
 
 def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
-    """Per benchmark in both runs: tasks/s (higher is better) or median time (lower is better)."""
+    """Per benchmark in both runs: tasks/s (higher is better), else median time (lower is
+    better); paced runs by their median enqueue→saved latency (lower is better)."""
     base = {r.name: r for r in baseline.rows}
     verdicts = []
     for row in current.rows:
         old = base.get(row.name)
         if old is None:
             continue
-        if row.tasks_per_s and old.tasks_per_s:
+        if row.paced and _saved_p50(row) and _saved_p50(old):
+            # a paced run's tasks/s is its offered load; its latency is what can regress
+            metric, b, c = "saved p50 ms", _saved_p50(old), _saved_p50(row)
+            worse = (c - b) / b * 100
+        elif row.tasks_per_s and old.tasks_per_s:
             metric, b, c = "tasks/s", old.tasks_per_s, row.tasks_per_s
             worse = (b - c) / b * 100
         else:
@@ -330,6 +335,10 @@ def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
             worse = (c - b) / b * 100 if b else 0.0
         verdicts.append(Verdict(row.name, metric, b, c, worse, worse > threshold_pct))
     return verdicts
+
+
+def _saved_p50(row: Row) -> float:
+    return float((row.latency or {}).get("saved", {}).get("p50") or 0.0)
 
 
 def print_compare(verdicts: Sequence[Verdict], threshold_pct: float, file: Any = None) -> None:

@@ -134,3 +134,17 @@ def test_compare_needs_a_common_benchmark(tmp_path: Path, capsys) -> None:
     b = _write(tmp_path / "b.json", _bench("t2", 1, 1, 1))
     assert report.main(["compare", str(a), str(b)]) == 2
     assert "share no benchmark" in capsys.readouterr().err
+
+
+def test_paced_runs_are_gated_on_latency(tmp_path: Path) -> None:
+    lat = {"start": {"p50": 1, "p95": 2, "p99": 3}, "saved": {"p50": 100, "p95": 200, "p99": 300}}
+    slow = {**lat, "saved": {"p50": 130, "p95": 200, "p99": 300}}
+    base = _write(
+        tmp_path / "b.json", _bench("p", 6.0, 6, 6, tasks=30, rate_per_s=5, latency_ms=lat)
+    )
+    cur = _write(
+        tmp_path / "c.json", _bench("p", 6.0, 6, 6, tasks=30, rate_per_s=5, latency_ms=slow)
+    )
+    (verdict,) = report.compare(report.load(base), report.load(cur), 15.0)
+    assert (verdict.metric, verdict.regressed) == ("saved p50 ms", True)
+    assert verdict.worse_pct == pytest.approx(30.0)
