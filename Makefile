@@ -43,7 +43,7 @@ bench: $(STAMP)
 	$(PY) -m pytest benchmarks -q -p no:xdist --benchmark-only --benchmark-json=$(BENCH_JSON) $(BENCH_ARGS)
 	$(PY) -m benchmarks.report summary $(BENCH_JSON) --md $(BENCH_DIR)/summary.md --html $(BENCH_DIR)/chart.html
 
-# The full grid (48 drain configurations): about 25 minutes on 2 cores.
+# The full grid (48 drain configurations): an estimated 35-40 minutes on 2 cores.
 bench-full: $(STAMP)
 	$(MAKE) bench BENCH_ARGS="--bench-grid=full $(BENCH_ARGS)"
 
