@@ -41,9 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--bench-tasks", type=int, default=int(_env_default("BENCH_TASKS", "1000")))
     group.addoption(
-        "--bench-latency-tasks", type=int, default=int(_env_default("BENCH_LATENCY_TASKS", "300"))
+        "--bench-tasks-pruned", type=int, default=int(_env_default("BENCH_TASKS_PRUNED", "100"))
     )
-    group.addoption("--bench-rate", type=float, default=float(_env_default("BENCH_RATE", "100")))
+    group.addoption(
+        "--bench-latency-tasks", type=int, default=int(_env_default("BENCH_LATENCY_TASKS", "30"))
+    )
+    group.addoption("--bench-rate", type=float, default=float(_env_default("BENCH_RATE", "5")))
     group.addoption("--bench-rounds", type=int, default=int(_env_default("BENCH_ROUNDS", "3")))
 
 

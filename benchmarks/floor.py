@@ -169,15 +169,22 @@ SAVE_INSERT = (
     f"INSERT INTO floor_task ({TASK_COLUMNS}) "
     "VALUES (%s, %s, %s, NULL, %s, %s, %s, NULL, %s, %s, %s, true, 1)"
 )
-ACK = "DELETE FROM floor_ormq WHERE id IN (%s)"
+ACK = "DELETE FROM floor_ormq WHERE id = %s"
 
 TASK_STATEMENTS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     # (verb, table, FOR UPDATE) per task, in django-q2's order; "prune" only when save_limit > 0.
     "enqueue": (("INSERT", "ormq", False),),
     "dequeue": (("SELECT", "ormq", False), ("UPDATE", "ormq", False)),
-    "prune": (("SELECT", "task", True), ("SELECT", "task", False), ("DELETE", "task", False)),
+    "prune": (
+        ("BEGIN", "", False),
+        ("SELECT", "task", True),
+        ("SELECT", "task", False),
+        ("DELETE", "task", False),
+        ("COMMIT", "", False),
+    ),
     "save": (("SELECT", "task", False), ("INSERT", "task", False)),
-    "ack": (("DELETE", "ormq", False),),
+    # Django's QuerySet.delete() runs in its own atomic block: two more round trips.
+    "ack": (("BEGIN", "", False), ("DELETE", "ormq", False), ("COMMIT", "", False)),
 }
 """Statement shapes of one task with a ``bulk`` of 1 and ``save_limit`` reached (steady state)."""
 
@@ -242,7 +249,8 @@ def drain(conn: psycopg.Connection[Any], bulk: int, save_limit: int, retry: int 
                     started,
                 ),
             )
-            conn.execute(ACK, (pk,))
+            with conn.transaction():
+                conn.execute(ACK, (pk,))
             done += 1
 
 

@@ -210,6 +210,7 @@ class _Bench:
             "save_limit": self.cfg.save_limit,
             "rounds_tasks_per_s": [round(r.tasks_per_s, 1) for r in self.rounds],
             "latency_ms": benchdb.latency_ms_from_samples(self.samples),
+            "load1": round(os.getloadavg()[0], 2),
         }
         if self.cluster:
             info["startup_s"] = round(self.cluster.startup_s or 0.0, 3)

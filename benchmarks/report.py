@@ -48,6 +48,8 @@ class Row:
     max_s: float
     rounds: int
     latency: dict[str, dict[str, float]] | None
+    load1: float | None = None  # 1-minute load average when the benchmark ended
+    paced: bool = False  # tasks arrived at a fixed rate: tasks/s is the offered load
 
     @property
     def tasks_per_s(self) -> float | None:
@@ -115,6 +117,8 @@ def _row(bench: dict[str, Any]) -> Row:
         max_s=float(stats["max"]),
         rounds=int(stats["rounds"]),
         latency=extra.get("latency_ms") or None,
+        load1=float(extra["load1"]) if extra.get("load1") is not None else None,
+        paced=extra.get("rate_per_s") is not None,
     )
 
 
@@ -151,6 +155,7 @@ HEADERS = (
     "spread",
     "start p50/p95/p99 ms",
     "saved p50/p95/p99 ms",
+    "load",
 )
 
 
@@ -164,14 +169,15 @@ def table_cells(row: Row) -> list[str]:
         f"{row.spread_pct:.1f} %",
         _lat(row, "start"),
         _lat(row, "saved"),
+        _num(row.load1, 1),
     ]
 
 
 def best_per_group(rows: Sequence[Row]) -> list[tuple[str, Row]]:
-    """The fastest row (tasks/s) of each group that reports tasks."""
+    """The fastest row (tasks/s) of each group that reports tasks (paced rows excluded)."""
     best = []
     for name, members in groups(rows).items():
-        rated = [r for r in members if r.tasks_per_s]
+        rated = [r for r in members if r.tasks_per_s and not r.paced]
         if rated:
             best.append((name, max(rated, key=lambda r: r.tasks_per_s or 0.0)))
     return best
@@ -198,7 +204,8 @@ def markdown(run: Run) -> str:
     lines += [
         "",
         "spread = (slowest − fastest round) / median round. Latency: enqueue→start and "
-        "enqueue→saved; for a released backlog, measured from the release instant.",
+        "enqueue→saved; for a released backlog, measured from the release instant. "
+        "load: the machine's 1-minute load average when the benchmark ended.",
         "",
     ]
     return "\n".join(lines)
@@ -308,14 +315,19 @@ class Verdict:
 
 
 def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
-    """Per benchmark in both runs: tasks/s (higher is better) or median time (lower is better)."""
+    """Per benchmark in both runs: tasks/s (higher is better), else median time (lower is
+    better); paced runs by their median enqueue→saved latency (lower is better)."""
     base = {r.name: r for r in baseline.rows}
     verdicts = []
     for row in current.rows:
         old = base.get(row.name)
         if old is None:
             continue
-        if row.tasks_per_s and old.tasks_per_s:
+        if row.paced and _saved_p50(row) and _saved_p50(old):
+            # a paced run's tasks/s is its offered load; its latency is what can regress
+            metric, b, c = "saved p50 ms", _saved_p50(old), _saved_p50(row)
+            worse = (c - b) / b * 100
+        elif row.tasks_per_s and old.tasks_per_s:
             metric, b, c = "tasks/s", old.tasks_per_s, row.tasks_per_s
             worse = (b - c) / b * 100
         else:
@@ -323,6 +335,10 @@ def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
             worse = (c - b) / b * 100 if b else 0.0
         verdicts.append(Verdict(row.name, metric, b, c, worse, worse > threshold_pct))
     return verdicts
+
+
+def _saved_p50(row: Row) -> float:
+    return float((row.latency or {}).get("saved", {}).get("p50") or 0.0)
 
 
 def print_compare(verdicts: Sequence[Verdict], threshold_pct: float, file: Any = None) -> None:

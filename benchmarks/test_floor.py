@@ -5,6 +5,7 @@ See :mod:`benchmarks.floor`.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -43,6 +44,7 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
         consumers=consumers,
         batch=batch,
         rounds_tasks_per_s=[round(r, 1) for r in rates],
+        load1=round(os.getloadavg()[0], 2),
     )
 
 
@@ -52,7 +54,7 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
 )
 def test_sql_floor(benchmark, bench_env, bench_opts, phase: str, save_limit: int) -> None:
     """django-q2's ORM-broker statements per task, raw psycopg, one connection, no framework."""
-    n = bench_opts.tasks
+    n = bench_opts.tasks_pruned if save_limit > 0 else bench_opts.tasks
     with_enqueue = phase == "enqueue+drain"
     rates: list[float] = []
     with benchdb.connect(bench_env.db) as conn:
@@ -77,4 +79,5 @@ def test_sql_floor(benchmark, bench_env, bench_opts, phase: str, save_limit: int
         bulk=SQL_FLOOR_BULK,
         save_limit=save_limit,
         rounds_tasks_per_s=[round(r, 1) for r in rates],
+        load1=round(os.getloadavg()[0], 2),
     )
