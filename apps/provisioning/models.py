@@ -7,7 +7,6 @@ same broker message cannot both run it.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 
 from django.db import models
@@ -43,15 +42,20 @@ _known_passwords: set[str] = set()
 
 
 def server_passwords() -> Iterable[str]:
-    """Secret provider for :func:`apps.common.security.sanitize`.
+    """Secret provider for :func:`apps.common.security.sanitize`: every password this process
+    has loaded or saved (kept up to date by :func:`remember_password`).
 
-    Remembers every password it has seen in this process, so that a sanitize call made while
-    the database cannot answer (an aborted transaction, a lost connection) still redacts them.
+    No query here, on purpose: log filters call it for every record, and a query from a log
+    filter runs inside whatever transaction is logging (before migrate it would even abort it).
+    A password can only reach this process's logs after its row was loaded here.
     """
-    # Table missing (before migrate) or database unusable: use what we know.
-    with contextlib.suppress(Exception):
-        _known_passwords.update(VirtualminServer.objects.values_list("password", flat=True))
     return sorted(_known_passwords)
+
+
+def remember_password(sender: type, instance: VirtualminServer, **kwargs: object) -> None:
+    """``post_init``/``post_save`` receiver feeding :func:`server_passwords`."""
+    if instance.password:
+        _known_passwords.add(instance.password)
 
 
 class HostingService(models.Model):
