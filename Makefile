@@ -26,8 +26,10 @@ test: $(STAMP)
 test-dbpath: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q -m dbpath
 
+# The seed's "Local Development Setup": migrations, demo data, schedules, qcluster (django_q.log),
+# dev server on :8001 and the fakes over real HTTP; Ctrl+C stops everything.
 dev: $(STAMP)
-	$(PY) -m harness.devserver
+	$(PY) manage.py dev
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -q -p no:xdist --benchmark-only

@@ -26,6 +26,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "apps.common",
+    "apps.customers",
+    "apps.provisioning",
+    "apps.billing",
+    "apps.domains",
 ]
 
 MIDDLEWARE = [
@@ -87,7 +92,35 @@ Q_CLUSTER_BASE = {
     "bulk": 10,  # Process 10 jobs at once
     "catch_up": False,  # Don't run missed scheduled tasks
 }
+
+# Priority clusters (the seed's "Queue Prioritization"), off by default: when on, provisioning
+# and billing tasks and schedules go to their own clusters, each served by
+# ``Q_CLUSTER_NAME=provisioning manage.py qcluster`` (and ``billing``); see docs/platform.md.
+PRAHO_PRIORITY_CLUSTERS = os.environ.get("PRAHO_PRIORITY_CLUSTERS", "") in ("1", "true", "yes")
+if PRAHO_PRIORITY_CLUSTERS:
+    Q_CLUSTER_BASE["ALT_CLUSTERS"] = {
+        "provisioning": {"workers": 2},
+        "billing": {"workers": 1},
+    }
 Q_CLUSTER = dict(Q_CLUSTER_BASE)
+
+# External endpoints. Production reads them from the environment; development and test default
+# to local fake addresses. Virtualmin endpoints and credentials live on each VirtualminServer row.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_CONNECT_TIMEOUT = 5
+STRIPE_READ_TIMEOUT = 30
+REGISTRAR_API_BASE = os.environ.get("REGISTRAR_API_BASE", "https://api.gandi.net/v5")
+REGISTRAR_API_TOKEN = os.environ.get("REGISTRAR_API_TOKEN", "")
+REGISTRAR_CONNECT_TIMEOUT = 5
+REGISTRAR_READ_TIMEOUT = 30
+VIRTUALMIN_CONNECT_TIMEOUT = 5
+VIRTUALMIN_READ_TIMEOUT = 60
+
+# Task arguments above this size are refused (they bloat the broker table and Task rows).
+TASK_MAX_PAYLOAD_BYTES = 64 * 1024
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@praho.example")
 
 LOGGING = {
     "version": 1,
@@ -95,4 +128,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    # The tasks' structured lines (🔄 ✅ ❌ 💥 [App]) and the cluster's own log.
+    "loggers": {
+        "apps": {"level": "INFO"},
+        "django-q": {"level": "INFO"},
+    },
 }

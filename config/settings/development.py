@@ -11,3 +11,5 @@ Q_CLUSTER = {
     "workers": 1,  # Single worker for development
     "save_limit": 50,  # Keep fewer records
 }
+
+from .local_endpoints import *  # noqa: E402, F403

@@ -15,3 +15,5 @@ import hashlib as _hashlib  # noqa: E402
 
 _checkout = _hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:6]  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}"}  # noqa: F405
+
+from .local_endpoints import *  # noqa: E402, F403

@@ -1,0 +1,221 @@
+"""The provisioning job state machine: claims with a lease and a nonce.
+
+Every transition is one conditional ``UPDATE ... WHERE`` (compare-and-set), committed before
+any HTTP call, so:
+
+* a redelivered broker message whose nonce is no longer current is refused (stale claim);
+* two copies of the current message cannot both start the job (double claim): the loser sees
+  ``running`` with a live lease;
+* a job whose worker died is reclaimable once its lease expires;
+* retries consume ``retry_count`` at claim time and stop at ``max_retries`` (terminal failure).
+
+``LEASE_SECONDS`` is longer than any provisioning task's timeout (a live worker never loses its
+lease) and shorter than the broker's ``retry`` (a redelivery of a dead worker's message finds
+the lease expired and may reclaim).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from apps.common.retriability import Retriability
+from apps.common.security import safe_error
+from apps.provisioning.models import HostingService, ProvisioningJob
+
+LEASE_SECONDS = 300
+BACKOFF_BASE_MINUTES = 5
+STUCK_PENDING_MINUTES = 30
+
+Job = ProvisioningJob
+OPEN = (Job.Status.PENDING, Job.Status.RUNNING)
+
+
+class StartOutcome(enum.StrEnum):
+    STARTED = "started"
+    STALE_CLAIM = "stale_claim_discarded"
+    CLAIMED_ELSEWHERE = "claimed_elsewhere"
+    NOT_CLAIMABLE = "not_claimable"  # completed, or failed awaiting its retry
+    MISSING = "missing"
+
+
+def new_nonce() -> str:
+    return uuid.uuid4().hex
+
+
+def backoff(retry_count: int) -> timedelta:
+    """5, 10, 20, 40 ... minutes: exponential in the retries already consumed."""
+    return timedelta(minutes=BACKOFF_BASE_MINUTES * 2**retry_count)
+
+
+def request_job(service: HostingService, operation: str, *, max_retries: int = 3) -> Job:
+    """The open job for (service, operation), or a new pending one with a fresh nonce.
+
+    A failed job still waiting for its retry counts as open too: asking again must not start a
+    second, parallel attempt of the same mutation.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        HostingService.objects.select_for_update().filter(pk=service.pk).first()
+        existing = (
+            Job.objects.filter(service=service, operation=operation)
+            .filter(Q(status__in=OPEN) | Q(status=Job.Status.FAILED, next_retry_at__isnull=False))
+            .order_by("-pk")
+            .first()
+        )
+        if existing is not None:
+            return existing
+        return Job.objects.create(
+            service=service,
+            operation=operation,
+            max_retries=max_retries,
+            claim_nonce=new_nonce(),
+            created_at=now,
+            updated_at=now,
+        )
+
+
+def start(job_id: int, nonce: str) -> StartOutcome:
+    """Claim the job for this message: pending → running, or take over an expired lease."""
+    now = timezone.now()
+    claimable = Q(status=Job.Status.PENDING) | Q(
+        status=Job.Status.RUNNING, lease_expires_at__lte=now
+    )
+    updated = Job.objects.filter(claimable, pk=job_id, claim_nonce=nonce).update(
+        status=Job.Status.RUNNING,
+        lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
+        started_at=now,
+        updated_at=now,
+    )
+    if updated:
+        return StartOutcome.STARTED
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        return StartOutcome.MISSING
+    if job.claim_nonce != nonce:
+        return StartOutcome.STALE_CLAIM
+    if job.status == Job.Status.RUNNING:
+        return StartOutcome.CLAIMED_ELSEWHERE
+    return StartOutcome.NOT_CLAIMABLE
+
+
+def complete(job_id: int, nonce: str) -> bool:
+    """running → completed, only for the current claim."""
+    now = timezone.now()
+    return bool(
+        Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).update(
+            status=Job.Status.COMPLETED,
+            finished_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            next_retry_at=None,
+            last_error="",
+            needs_reconcile=False,
+        )
+    )
+
+
+def fail(job_id: int, nonce: str, error: str, retriability: Retriability) -> datetime | None:
+    """running → failed; arm ``next_retry_at`` while retries remain and a retry is safe.
+
+    UNKNOWN outcomes are retried only because every operation reconciles first (reads the
+    remote state before mutating); the job is flagged ``needs_reconcile`` for the record.
+    Returns the retry time, or None when the failure is terminal (or the claim was stale).
+    """
+    now = timezone.now()
+    job = Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).first()
+    if job is None:
+        return None
+    can_retry = retriability != Retriability.NOT_RETRIABLE and job.retry_count < job.max_retries
+    retry_at = now + backoff(job.retry_count) if can_retry else None
+    Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).update(
+        status=Job.Status.FAILED,
+        finished_at=now,
+        updated_at=now,
+        lease_expires_at=None,
+        next_retry_at=retry_at,
+        last_error=safe_error(error),
+        last_retriability=str(retriability),
+        needs_reconcile=retriability == Retriability.UNKNOWN,
+    )
+    return retry_at
+
+
+def claim_for_retry(job_id: int) -> str | None:
+    """failed (due, retries left) → pending with a fresh nonce; consumes one retry."""
+    now = timezone.now()
+    nonce = new_nonce()
+    updated = Job.objects.filter(
+        pk=job_id,
+        status=Job.Status.FAILED,
+        next_retry_at__lte=now,
+        retry_count__lt=F("max_retries"),
+    ).update(
+        status=Job.Status.PENDING,
+        retry_count=F("retry_count") + 1,
+        claim_nonce=nonce,
+        next_retry_at=None,
+        updated_at=now,
+    )
+    return nonce if updated else None
+
+
+def release_after_enqueue_failure(job_id: int, nonce: str) -> None:
+    """The broker refused the message: back to failed, due again in 5 minutes."""
+    now = timezone.now()
+    Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.PENDING).update(
+        status=Job.Status.FAILED,
+        claim_nonce="",
+        retry_count=F("retry_count") - 1,
+        next_retry_at=now + timedelta(minutes=BACKOFF_BASE_MINUTES),
+        updated_at=now,
+    )
+
+
+def recover_lost(now: datetime | None = None) -> int:
+    """Running jobs whose lease expired, and pending jobs never started, become failed-due.
+
+    Clearing the nonce makes any old copy of their broker message stale.
+    """
+    now = now or timezone.now()
+    stuck = Q(status=Job.Status.RUNNING, lease_expires_at__lte=now) | Q(
+        status=Job.Status.PENDING,
+        updated_at__lte=now - timedelta(minutes=STUCK_PENDING_MINUTES),
+    )
+    return Job.objects.filter(stuck).update(
+        status=Job.Status.FAILED,
+        claim_nonce="",
+        lease_expires_at=None,
+        next_retry_at=now,
+        last_error="worker lost: lease expired or message never ran",
+        last_retriability=str(Retriability.UNKNOWN),
+        needs_reconcile=True,
+        updated_at=now,
+    )
+
+
+def terminalize_exhausted() -> int:
+    """Failed jobs with no retries left stop waiting: ``next_retry_at = NULL`` (terminal)."""
+    return Job.objects.filter(
+        status=Job.Status.FAILED,
+        next_retry_at__isnull=False,
+        retry_count__gte=F("max_retries"),
+    ).update(next_retry_at=None, updated_at=timezone.now())
+
+
+def due_for_retry(limit: int = 50) -> list[int]:
+    now = timezone.now()
+    return list(
+        Job.objects.filter(
+            status=Job.Status.FAILED,
+            next_retry_at__lte=now,
+            retry_count__lt=F("max_retries"),
+        )
+        .order_by("next_retry_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
