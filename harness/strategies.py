@@ -276,11 +276,14 @@ def fault_rules(
     operations: dict[str, tuple[str, ...]] | None = None,
     horizon: timedelta = timedelta(hours=6),
     business_keys: tuple[str, ...] = (),
-    types: tuple[str, ...] = ("lost_response", "outage", "error", "rate_limit", "latency"),
+    types: tuple[str, ...] = ("latency", "error", "outage", "rate_limit", "lost_response"),
+    bounded: bool = False,
 ) -> dict[str, Any]:
     """One rule dict; every optional key may be absent (Hypothesis shrinks towards fewer keys).
 
     ``operations`` restricts the operation names per fake (default: all the fake knows).
+    ``bounded`` always sets ``max_count`` (1–5), so a shrunk plan also fires few faults. Types
+    are listed mildest first: Hypothesis shrinks towards the front.
     """
     rule: dict[str, Any] = {"type": draw(st.sampled_from(types))}
     fake = draw(st.sampled_from(fakes))
@@ -296,7 +299,7 @@ def fault_rules(
         rule["start"] = _duration(start)
         if draw(st.booleans()):
             rule["end"] = _duration(draw(st.integers(start + 1, limit)))
-    if draw(st.booleans()):
+    if bounded or draw(st.booleans()):
         rule["max_count"] = draw(st.integers(1, 5))
     if draw(st.booleans()):
         rule["probability"] = draw(st.sampled_from([0.1, 0.25, 0.5, 0.75]))
