@@ -89,7 +89,32 @@ def explore(
 
     with contextlib.suppress(_CheckFailed):  # outcome holds the minimal failure
         probe()
+    if outcome.plan is not None:
+        _drop_needless_rules(scenario, outcome, runner)
     return outcome
+
+
+def _drop_needless_rules(
+    scenario: Scenario, outcome: ExploreResult, runner: Callable[[Scenario], RunResult]
+) -> None:
+    """Make the plan 1-minimal: remove any single rule whose removal still fails the checks.
+
+    Hypothesis's shrinker sometimes keeps inert rules (a zero-millisecond latency ahead of the
+    rule that matters); a last pass of single deletions removes them deterministically.
+    """
+    assert outcome.plan is not None
+    rules = list(outcome.plan["rules"])
+    i = 0
+    while i < len(rules) and len(rules) > 1:
+        candidate = {"rules": rules[:i] + rules[i + 1 :]}
+        result = runner(scenario.with_faults(candidate))
+        outcome.examples += 1
+        if result.ok:
+            i += 1
+            continue
+        rules, outcome.plan, outcome.result = candidate["rules"], candidate, result
+        outcome.failing_runs += 1
+        outcome.history.append(len(rules))
 
 
 def replay_command(path: str, swaps: dict[str, str] | None = None) -> str:

@@ -33,6 +33,7 @@ task arrivals, a fault plan in the :mod:`fakes.faults` format and the checks to 
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections import Counter
 from collections.abc import Mapping
@@ -330,7 +331,18 @@ def run(scenario: Scenario) -> RunResult:
     """Run ``scenario`` once on the current database and roll every row back afterwards.
 
     Django must be configured and the database migrated (``harness explore`` does both).
+    django-q2's INFO lines are muted during the run (its errors still reach the findings).
     """
+    qlog = logging.getLogger("django-q")
+    level = qlog.level
+    qlog.setLevel(logging.WARNING)
+    try:
+        return _run(scenario)
+    finally:
+        qlog.setLevel(level)
+
+
+def _run(scenario: Scenario) -> RunResult:
     import responses
     from django.db import transaction
     from django.utils import timezone
