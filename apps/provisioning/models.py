@@ -7,6 +7,7 @@ same broker message cannot both run it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from django.db import models
@@ -38,12 +39,19 @@ class VirtualminServer(models.Model):
         return f"{self.name} ({self.hostname}:{self.api_port})"
 
 
+_known_passwords: set[str] = set()
+
+
 def server_passwords() -> Iterable[str]:
-    """Secret provider for :func:`apps.common.security.sanitize`."""
-    try:
-        return list(VirtualminServer.objects.values_list("password", flat=True))
-    except Exception:  # table missing (before migrate) or no database: nothing to redact
-        return []
+    """Secret provider for :func:`apps.common.security.sanitize`.
+
+    Remembers every password it has seen in this process, so that a sanitize call made while
+    the database cannot answer (an aborted transaction, a lost connection) still redacts them.
+    """
+    # Table missing (before migrate) or database unusable: use what we know.
+    with contextlib.suppress(Exception):
+        _known_passwords.update(VirtualminServer.objects.values_list("password", flat=True))
+    return sorted(_known_passwords)
 
 
 class HostingService(models.Model):
@@ -94,6 +102,7 @@ class ProvisioningJob(models.Model):
     # The claim: a dispatch writes a fresh nonce and passes it with the broker message; only a
     # message carrying the current nonce may start or finish the job.
     claim_nonce = models.CharField(max_length=32, blank=True)
+    generation = models.PositiveIntegerField(default=0)  # dispatches so far; nonce = "<pk>.<n>"
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
