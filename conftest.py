@@ -26,6 +26,7 @@ settings.register_profile(
     database=None,
     derandomize=True,
     suppress_health_check=_SLOW_OK,
+    stateful_step_count=20,
 )
 settings.register_profile(
     "thorough",
