@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: demo test test-dbpath dev bench lint format clean-venv
+.PHONY: demo test test-dbpath dev bench explore lint format clean-venv
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is needed, found " + sys.version.split()[0] + "; run: make PYTHON=python3.11 ...")'
@@ -33,6 +33,17 @@ dev: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -q -p no:xdist --benchmark-only
+
+# Property tests under the ``thorough`` Hypothesis profile, then a fault-space search of the buggy
+# renewal fixture (expected to find and shrink the duplicate renewal: exit 1 is the point) and a
+# replay of what it wrote against the fixed twin (exit 0). See docs/properties.md.
+EXPLORE_DEMO := tests/fixture_apps/buggy_renewal
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests/properties -n $(PYTEST_WORKERS) -q
+	$(PY) -m harness.cli explore $(EXPLORE_DEMO)/scenario.toml --budget 500 \
+		--out explore/buggy-renewal-minimal.toml; test $$? -eq 1
+	$(PY) -m harness.cli explore explore/buggy-renewal-minimal.toml --replay \
+		--replace tests.fixture_apps.buggy_renewal.buggy=tests.fixture_apps.buggy_renewal.fixed
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
