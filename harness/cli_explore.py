@@ -1,164 +1,105 @@
 """``harness explore SCENARIO --budget N [--seed S]``: search fault plans, shrink, write a replay.
 
-Exit codes follow the CLI contract: 0 = no plan within the budget broke a check (or, with
-``--replay``, the scenario passed); 1 = a check failed — the minimal failing scenario is written
-and the replay command printed; 2 = bad input (one line on stderr, nothing written).
-
-Outside pytest the command configures Django itself (``--settings``, else
-``DJANGO_SETTINGS_MODULE``, else ``config.settings.test``) and runs on a database of its own
-(the settings' test database name + ``_explore``, created and migrated on first use, kept after);
-every run is rolled back.
+Exit codes follow the CLI contract: 0 = no plan within the budget broke a check; 1 = a check
+failed — the minimal failing scenario is written and ``harness replay FILE`` printed (also when
+the scenario fails without any added fault: then nothing is searched or written); 2 = bad input
+(one line on stderr, nothing written).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import logging
-import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
-
-if TYPE_CHECKING:
-    from harness.explore_scenario import Scenario
-
-DEFAULT_SETTINGS = "config.settings.test"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "explore",
-        help="search fault plans with Hypothesis; shrink a failure to a minimal scenario",
+        "explore", help="search fault plans with Hypothesis; shrink a failure to a minimal scenario"
     )
-    p.add_argument("scenario", help="scenario file (.toml) with an [explore] table")
+    p.add_argument("scenario", help="a shipped scenario name or a path to a .toml file")
     p.add_argument("--budget", type=int, default=200, help="fault plans to try (default 200)")
     p.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
     p.add_argument(
         "--out", help="where to write the minimal failing scenario (default explore/<name>.toml)"
     )
     p.add_argument(
-        "--replace",
+        "--operation",
         action="append",
         default=[],
-        metavar="OLD=NEW",
-        help="run other task code: rename a function or module prefix (repeatable)",
+        metavar="OP",
+        help="fault only these operations (repeatable; default: every operation of every fake)",
     )
-    p.add_argument(
-        "--replay",
-        action="store_true",
-        help="no search: run the scenario with its own [faults] once (exit 1 if a check fails)",
-    )
-    p.add_argument("--settings", help="Django settings module (default: $DJANGO_SETTINGS_MODULE)")
+    p.add_argument("--max-rules", type=int, default=4, help="rules per plan (default 4)")
+    p.add_argument("--settings", help="Django settings module (default: the scenario's)")
     p.set_defaults(handler=_cmd_explore)
 
 
-def _swaps(items: list[str]) -> dict[str, str]:
-    swaps = {}
-    for item in items:
-        old, sep, new = item.partition("=")
-        if not sep or not old or not new:
-            raise HarnessError(f"--replace: expected OLD=NEW, got {item!r}")
-        swaps[old] = new
-    return swaps
-
-
-def prepare_django(settings_module: str | None) -> None:
-    """Configure Django and a migrated database unless a caller (pytest) already did."""
-    from django.apps import apps
-
-    if apps.ready:
-        return
-    os.environ["DJANGO_SETTINGS_MODULE"] = (
-        settings_module or os.environ.get("DJANGO_SETTINGS_MODULE") or DEFAULT_SETTINGS
-    )
-    import django
-    from django.db import connection
-    from django.test.utils import setup_databases
-
-    try:
-        django.setup()
-    except Exception as exc:  # an import error in the settings, a missing module ...
-        raise HarnessError(f"cannot configure Django: {type(exc).__name__}: {exc}") from None
-    test = connection.settings_dict.setdefault("TEST", {})
-    test["NAME"] = f"{test.get('NAME') or 'test_' + connection.settings_dict['NAME']}_explore"
-    with contextlib.redirect_stdout(io.StringIO()):  # "Cache table ... already exists."
-        setup_databases(verbosity=0, interactive=False, keepdb=True)
-    # Runs fail tasks on purpose: keep django-q2's per-task log lines off the terminal.
-    logging.getLogger("django-q").propagate = False
-
-
 def _cmd_explore(args: argparse.Namespace) -> int:
-    from harness.explore_scenario import Scenario
+    from harness.explore import FaultSpace, explore, rollback_runner, with_faults
+    from harness.runner import run
+    from harness.scenario import load
 
     if args.budget < 1:
         raise HarnessError(f"--budget: must be at least 1, got {args.budget}")
-    swaps = _swaps(args.replace)
-    base = Scenario.load(args.scenario)
-    scenario = base.replacing(swaps)
-    _check_importable(scenario)
-    prepare_django(args.settings)
-    if args.replay:
-        return _replay(scenario)
-    return _search(base, scenario, args, swaps)
+    scenario = load(args.scenario)
+    space = FaultSpace.of(scenario, args.operation, args.max_rules)
+    out = Path(args.out or Path("explore") / f"{scenario.name}-minimal.toml")
+    if out.exists() and out.is_dir():
+        raise HarnessError(f"--out: {out} is a directory")
 
-
-def _check_importable(scenario: Scenario) -> None:
-    from django.utils.module_loading import import_string
-
-    for task in scenario.tasks:
-        try:
-            import_string(task.func)
-        except ImportError as exc:
-            raise HarnessError(f"task {task.func}: cannot import: {exc}") from None
-
-
-def _replay(scenario: Scenario) -> int:
-    from harness.explore_scenario import run
-
-    result = run(scenario)
-    for line in result.failures:
-        print(f"FAIL {line}")
-    print(f"{'FAILED' if result.failures else 'PASSED'}: {scenario.name}")
-    return 1 if result.failures else 0
-
-
-def _search(
-    base: Scenario, scenario: Scenario, args: argparse.Namespace, swaps: dict[str, str]
-) -> int:
-    from harness.explore import explore, replay_command
-
+    baseline = run(scenario, settings=args.settings)  # bad paths/settings/setup: exit 2 here
+    if not baseline.ok:
+        print(f"FAIL without any added fault: {scenario.name}")
+        print(baseline.explain())
+        print(f"replay: {baseline.command}")
+        return 1
     began = time.monotonic()
-    outcome = explore(scenario, args.budget, args.seed)
+    with rollback_runner(scenario, args.settings) as runner:
+        outcome = explore(scenario, args.budget, args.seed, space=space, runner=runner)
     elapsed = time.monotonic() - began
+    if outcome.found:  # confirm on a fresh database, exactly as `harness replay` will run it
+        outcome.result = run(with_faults(scenario, outcome.plan), settings=args.settings)
+        if outcome.result.ok:
+            print(f"shrunk plan {outcome.plan} failed during the search but passes on a fresh")
+            print("database: the failure depends on state a rollback does not reset; not written")
+            return 1
     if not outcome.found:
         print(
             f"no failure in {outcome.examples} fault plans (seed {args.seed}, "
-            f"{elapsed:.1f} s): every check passed"
+            f"{elapsed:.1f} s): every check held"
         )
         return 0
-    assert outcome.plan is not None and outcome.result is not None
-    name = f"{scenario.name}-minimal"
-    out = Path(args.out or Path("explore") / f"{name}.toml")
-    header = (
-        f"Written by: harness explore {args.scenario} --budget {args.budget} --seed {args.seed}\n"
-        f"Minimal fault plan after {outcome.examples} runs; it makes these checks fail:\n"
-        + "\n".join(f"  {line}" for line in outcome.result.failures)
-    )
-    base.with_faults(outcome.plan, name=name).write(out, header)  # the file's own task code
+    _write(args, scenario, outcome, out)
     rules = len(outcome.plan["rules"])
-    print(f"FAIL after {outcome.examples} runs ({elapsed:.1f} s), shrunk to {rules} fault rule(s)")
-    print(f"      ({outcome.result.faults_fired} fault(s) fired in the minimal run):")
-    for line in outcome.result.failures:
+    print(
+        f"FAIL after {outcome.examples} runs ({elapsed:.1f} s): shrunk to {rules} fault "
+        f"rule(s), {outcome.faults_fired} fault(s) fired"
+    )
+    for line in outcome.failures:
         print(f"  {line}")
     print(f"minimal scenario: {out}")
-    print(f"replay: {replay_command(str(out), swaps)}")
-    print(f"   (until `harness replay` exists: harness explore {out} --replay)")
+    print(f"replay: harness replay {out}")
     return 1
+
+
+def _write(args: argparse.Namespace, scenario, outcome, out: Path) -> None:
+    from harness.explore import minimal_scenario_text
+
+    header = "\n".join(
+        [
+            f"Written by: harness explore {args.scenario} --budget {args.budget} "
+            f"--seed {args.seed}",
+            f"Minimal fault plan after {outcome.examples} runs; it fails these checks:",
+            *(f"  {line}" for line in outcome.failures),
+        ]
+    )
+    text = minimal_scenario_text(scenario.source, outcome.plan, f"{scenario.name}-minimal", header)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":  # pragma: no cover
