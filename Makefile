@@ -35,15 +35,13 @@ bench: $(STAMP)
 	$(PY) -m pytest benchmarks -q -p no:xdist --benchmark-only
 
 # Property tests under the ``thorough`` Hypothesis profile, then a fault-space search of the buggy
-# renewal fixture (expected to find and shrink the duplicate renewal: exit 1 is the point) and a
-# replay of what it wrote against the fixed twin (exit 0). See docs/properties.md.
-EXPLORE_DEMO := tests/fixture_apps/buggy_renewal
+# renewal fixture (it must find and shrink the duplicate renewal: exit 1 is the point), then the
+# written scenario replayed against the fixed twin (exit 0). See docs/properties.md.
 explore: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests/properties -n $(PYTEST_WORKERS) -q
-	$(PY) -m harness.cli explore $(EXPLORE_DEMO)/scenario.toml --budget 500 \
+	$(PY) -m harness.cli explore tests/fixture_apps/buggy_renewal/scenario.toml --budget 500 \
 		--out explore/buggy-renewal-minimal.toml; test $$? -eq 1
-	$(PY) -m harness.cli explore explore/buggy-renewal-minimal.toml --replay \
-		--replace tests.fixture_apps.buggy_renewal.buggy=tests.fixture_apps.buggy_renewal.fixed
+	RENEWAL_VARIANT=fixed $(PY) -m harness.cli replay explore/buggy-renewal-minimal.toml
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
