@@ -47,3 +47,29 @@ def test_provision_action_queues_the_job(admin_client, service):
     assert response.status_code == 302
     job = ProvisioningJob.objects.get(service=service)
     assert job.status == "pending" and job.task_id
+
+
+def test_health_view_is_staff_only_and_reports_the_state(client, admin_client, service):
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from apps.provisioning.models import ProvisioningJob
+    from apps.provisioning.virtualmin_tasks import provision_virtualmin_account_async
+
+    assert client.get("/ops/health/").status_code == 302  # to the admin login
+    call_command("setup_all_tasks", verbosity=0)
+    provision_virtualmin_account_async(service.pk)
+    ProvisioningJob.objects.create(
+        service=service,
+        operation=ProvisioningJob.Operation.DELETE,
+        status=ProvisioningJob.Status.FAILED,
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    data = admin_client.get("/ops/health/").json()
+    assert len(data["schedules"]) == 7
+    assert not any(s["overdue"] for s in data["schedules"])
+    assert data["queues"] == {"praho-cluster": 1}
+    assert data["provisioning_jobs"] == {"failed": 1, "pending": 1}
+    assert data["terminal_failed_jobs"] == 1
+    assert data["servers"] == [{"name": "vm1", "healthy": True, "consecutive_failures": 0}]
