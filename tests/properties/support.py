@@ -13,7 +13,8 @@ START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def machine_settings() -> settings:
-    """Examples and steps of the loaded profile, scaled down: each step talks to PostgreSQL."""
+    """Examples and steps of the loaded profile, scaled down: each step or example talks to
+    PostgreSQL (state machines, simulations)."""
     current = settings.default
     return settings(
         current,
