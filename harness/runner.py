@@ -320,12 +320,13 @@ def _task_rows() -> dict[str, dict[str, Any]]:
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def reproduce_command(scenario: Scenario, seed: int, until: dt.datetime | None) -> str:
-    from harness.scenario import shipped
-
-    ref = scenario.name if scenario.source == f"scenarios/{scenario.name}.toml" else scenario.source
-    if ref not in shipped() and not ref.endswith(".toml"):
-        ref = scenario.source
+def reproduce_command(
+    scenario: Scenario, seed: int, until: dt.datetime | None, ref: str | None = None
+) -> str:
+    """The exact command line that replays this run."""
+    if ref is None:
+        shipped_source = f"scenarios/{scenario.name}.toml"
+        ref = scenario.name if scenario.source == shipped_source else scenario.source
     parts = ["harness", "replay", ref, "--seed", str(seed)]
     if until is not None and until < scenario.end:
         parts += ["--until", until.isoformat()]

@@ -3,8 +3,9 @@
 * per cluster, tasks claimed but not finished (in the pusher's hand, the in-memory queue and
   the worker slots) never exceed ``queue_limit + bulk + workers``, and running tasks never
   exceed ``workers``;
-* optional ``[expect.queue-bound]``: ``max_depth`` (tasks enqueued and not yet claimed, at any
-  instant) and ``max_wait`` (enqueue → first start).
+* optional ``[expect.queue-bound]``: ``max_depth`` (tasks enqueued and not yet started,
+  in the broker or a cluster's in-memory queue, at any instant) and ``max_wait``
+  (enqueue → first start).
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def check(ctx: RunContext) -> Verdict:
             if len(waiting) > peak_depth:
                 peak_depth, peak_at = len(waiting), e.at
         elif e.kind == "task.claimed":
-            waiting.discard(tid)
             held.setdefault(cluster, set()).add(tid)
         elif e.kind == "task.started":
+            waiting.discard(tid)
             running.setdefault(cluster, set()).add(tid)
             first_start.setdefault(tid, e.at)
         elif e.kind in ("task.finished", "task.killed"):
@@ -77,7 +78,7 @@ def check(ctx: RunContext) -> Verdict:
             )
     if max_depth is not None and peak_depth > max_depth:
         evidence.append(
-            f"backlog reached {peak_depth} unclaimed tasks at {ctx.when(peak_at)} "
+            f"backlog reached {peak_depth} waiting tasks at {ctx.when(peak_at)} "
             f"(max_depth {max_depth})"
         )
     if max_wait is not None:
@@ -94,5 +95,5 @@ def check(ctx: RunContext) -> Verdict:
                     f" (max_wait {max_wait})"
                 )
     if not evidence:
-        return Verdict(NAME, True, f"within bounds; peak backlog {peak_depth} unclaimed tasks")
+        return Verdict(NAME, True, f"within bounds; peak backlog {peak_depth} waiting tasks")
     return Verdict(NAME, False, f"{len(evidence)} problems; first: {evidence[0]}", limit(evidence))

@@ -123,7 +123,8 @@ def _ledger_checks(ctx: RunContext, evidence: list[str]) -> None:
                 ) == entry.detail.get("idempotency_key")
                 if not same_key:
                     evidence.append(
-                        f"{entry.fake} {entry.operation} for {key!r} resent at {ctx.when(entry.at)} "
+                        f"{entry.fake} {entry.operation} for {key!r} resent at "
+                        f"{ctx.when(entry.at)} "
                         f"(task {(entry.task_id or '-')[:8]}) after an unknown outcome at "
                         f"{ctx.when(earlier.at)} ({earlier.fault or earlier.status}) without "
                         "reading the state first or reusing the idempotency key"
