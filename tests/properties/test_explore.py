@@ -85,7 +85,9 @@ def test_the_rollback_runner_judges_like_the_fresh_database_runner():
     assert [list(r.timeline.lines()) for r in quick] == [list(fresh.timeline.lines())] * 2
 
 
-def test_cli_writes_a_minimal_scenario_that_the_runner_replays(tmp_path, capsys, monkeypatch):
+def test_cli_writes_a_minimal_scenario_that_harness_replay_reproduces(
+    tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "minimal.toml"
     code = main(["explore", str(SCENARIO), "--budget", "60", "--out", str(out)])
     printed = capsys.readouterr().out
@@ -95,10 +97,10 @@ def test_cli_writes_a_minimal_scenario_that_the_runner_replays(tmp_path, capsys,
     assert written["name"] == "buggy-renewal-minimal"
     assert 1 <= len(written["fakes"]["registrar"]["faults"]) <= 3
 
-    again = run(load(out))  # what `harness replay FILE` runs
-    assert [v.name for v in again.failed] == ["duplicate-effects"]
+    assert main(["replay", str(out), "--no-progress"]) == 1
+    assert "duplicate-effects" in capsys.readouterr().out
     monkeypatch.setenv("RENEWAL_VARIANT", "fixed")
-    assert run(load(out)).ok
+    assert main(["replay", str(out), "--no-progress"]) == 0
 
 
 def test_same_seed_same_minimal_scenario_bytes(tmp_path):
