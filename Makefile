@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: demo test test-dbpath dev bench bench-full bench-baseline bench-compare lint format clean-venv
+.PHONY: demo test test-dbpath dev bench bench-full bench-baseline bench-compare explore lint format clean-venv
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is needed, found " + sys.version.split()[0] + "; run: make PYTHON=python3.11 ...")'
@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
+# A month of the reference platform in production (every schedule, orders, invoices, an outage),
+# judged by every checker; prints the summary and the HTML report's path.
 demo: $(STAMP)
-	$(PY) -m harness.cli demo
+	$(PY) -m harness.cli replay month-in-production --report reports
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
@@ -57,6 +59,15 @@ bench-baseline:
 # is more than BENCH_THRESHOLD % slower than BENCH_BASELINE.
 bench-compare: bench
 	$(PY) -m benchmarks.report compare $(BENCH_BASELINE) $(BENCH_JSON) --threshold $(BENCH_THRESHOLD)
+
+# Property tests under the ``thorough`` Hypothesis profile, then a fault-space search of the buggy
+# renewal fixture (it must find and shrink the duplicate renewal: exit 1 is the point), then the
+# written scenario replayed against the fixed twin (exit 0). See docs/properties.md.
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests/properties -n $(PYTEST_WORKERS) -q
+	$(PY) -m harness.cli explore tests/fixture_apps/buggy_renewal/scenario.toml --budget 500 \
+		--out explore/buggy-renewal-minimal.toml; test $$? -eq 1
+	RENEWAL_VARIANT=fixed $(PY) -m harness.cli replay explore/buggy-renewal-minimal.toml
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

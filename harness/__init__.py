@@ -11,6 +11,12 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "ClusterSpec": "harness.driver",
     "DatabaseUnavailable": "harness.database",
+    "RunResult": "harness.runner",
+    "Scenario": "harness.scenario",
+    "ScenarioError": "harness.scenario",
+    "Verdict": "harness.checkers",
+    "load_scenario": "harness.scenario",
+    "run_scenario": "harness.runner",
     "Durations": "harness.driver",
     "Simulation": "harness.driver",
     "SimulationError": "harness.driver",
@@ -26,10 +32,13 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
+_ALIASES = {"load_scenario": "load", "run_scenario": "run"}
+
+
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'harness' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), _ALIASES.get(name, name))

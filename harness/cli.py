@@ -73,7 +73,7 @@ def _load_subcommands() -> None:
         _register(module.register)
 
 
-_SUBCOMMAND_MODULES: list[str] = ["harness.cli_fakes"]
+_SUBCOMMAND_MODULES: list[str] = ["harness.cli_fakes", "harness.cli_replay", "harness.cli_explore"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,7 +41,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from harness.clock import DEFAULT_ENGINE, Engine, VirtualClock
@@ -246,7 +246,10 @@ class Simulation:
         broker: str = "orm",
         django_q_log_level: int | str | None = logging.WARNING,
     ) -> None:
-        self.start = start
+        # UTC on purpose: the scheduler grid is start + 30 s·k, and aware arithmetic on a
+        # ZoneInfo datetime is wall-clock arithmetic (it would shift the grid by an hour at a
+        # DST change and replay a past pass forever).
+        self.start = start.astimezone(UTC) if start.tzinfo is not None else start
         self._specs = clusters
         self.seed = seed
         self.durations = durations or Durations(seed=seed)

@@ -32,6 +32,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "raise_task_errors=False, broker='orm', watchdog_seconds=10): configure the "
         "in-process Django-Q2 simulation of the qsim fixture",
     )
+    config.addinivalue_line(
+        "markers",
+        "scenario(ref, seed=None, until=None): the scenario the `scenario` fixture replays "
+        "(a shipped name, a path to a TOML file, or a harness.scenario.Scenario)",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -82,3 +87,35 @@ def virtual_clock(request: pytest.FixtureRequest) -> Iterator[Any]:
     options = _options(request)
     with VirtualClock(options["start"], options.get("engine", "time-machine")) as clock:
         yield clock
+
+
+def _replay(ref: Any, seed: int | None = None, until: Any = None) -> Any:
+    from harness import runner
+    from harness.scenario import Scenario, load, parse_duration
+
+    scenario = ref if isinstance(ref, Scenario) else load(ref)
+    if isinstance(until, str):
+        offset = parse_duration(until)
+        until = scenario.start + offset if offset is not None else datetime.fromisoformat(until)
+    return runner.run(scenario, seed=seed, until=until)
+
+
+@pytest.fixture
+def run_scenario(request: pytest.FixtureRequest) -> Any:
+    """Replay scenarios on fresh databases: ``run_scenario("lost-response", seed=3)``."""
+    blocker = request.getfixturevalue("django_db_blocker")
+
+    def run(ref: Any, seed: int | None = None, until: Any = None) -> Any:
+        with blocker.unblock():
+            return _replay(ref, seed=seed, until=until)
+
+    return run
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest, run_scenario: Any) -> Any:
+    """The result of the scenario named by ``@pytest.mark.scenario(...)``."""
+    marker = request.node.get_closest_marker("scenario")
+    if marker is None or not marker.args:
+        raise pytest.UsageError("the scenario fixture needs @pytest.mark.scenario('name', ...)")
+    return run_scenario(marker.args[0], **marker.kwargs)

@@ -1,0 +1,159 @@
+"""Retry discipline: bounded retries, no overlapping runs, no blind resend of an UNKNOWN outcome.
+
+* **bounded**: no task runs more than ``max_attempts`` times (default: the cluster's
+  ``max_attempts``, else 5), and no task is left failing with ``max_attempts = 0`` and
+  ``ack_failures = false`` (django-q2 would redeliver it every ``retry`` seconds forever);
+* **no overlap**: a task is not started again while an earlier attempt still runs (the broker's
+  ``retry`` is shorter than the task's duration: a duplicate execution);
+* **UNKNOWN not blindly retried**: after a mutating call whose outcome the client could not
+  know (no response, or 5xx), the next identical mutation for the same business key must be
+  preceded by a read (reconcile) or reuse the same idempotency key;
+* **Retry-After respected**: after a 429 the same call does not come back before it said.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls, limit
+
+NAME = "retry-discipline"
+DOC = "retries bounded, never overlapping, UNKNOWN outcomes reconciled, Retry-After respected"
+MUTATIONS = {
+    "virtualmin": {"create-domain", "delete-domain", "disable-domain", "enable-domain"},
+    "payments": {
+        "payment_intent.create",
+        "refund.create",
+        "customer.create",
+        "payment_method.attach",
+    },
+    "registrar": {"domain.register", "domain.renew"},
+}
+FOREVER_AFTER = 3  # consecutive failed attempts, still queued, with unlimited redelivery
+
+
+def options(r: Any) -> dict[str, Any]:
+    bound = r.get("max_attempts", int, default=None)
+    if bound is not None and bound < 1:
+        r.fail("must be at least 1", "max_attempts")
+    return {"max_attempts": bound}
+
+
+def _task_checks(ctx: RunContext, evidence: list[str]) -> int:
+    enq = enqueued_calls(ctx.timeline)
+    starts: dict[str, list[Any]] = defaultdict(list)
+    outcomes: dict[str, list[str]] = defaultdict(list)
+    running: dict[str, dict[int, dt.datetime]] = defaultdict(dict)
+    cluster_of: dict[str, str] = {}
+    for e in ctx.timeline:
+        tid = e.data.get("task")
+        if e.kind == "task.started":
+            if running[tid]:
+                first_attempt, since = next(iter(running[tid].items()))
+                spec = ctx.cluster_for_queue(e.data.get("cluster"))
+                retry = f"retry {spec.retry} s" if spec else "retry"
+                evidence.append(
+                    f"{_label(enq, tid, e)}: attempt {e.data['attempt']} started at "
+                    f"{ctx.when(e.at)} while attempt {first_attempt} (started {ctx.when(since)}) "
+                    f"was still running ({retry} is shorter than the task's run time)"
+                )
+            running[tid][e.data["attempt"]] = e.at
+            starts[tid].append(e)
+            cluster_of[tid] = e.data.get("cluster")
+        elif e.kind in ("task.finished", "task.killed"):
+            running[tid].pop(e.data.get("attempt"), None)
+            if e.kind == "task.finished":
+                outcomes[tid].append(e.data["outcome"])
+    default_bound = ctx.options(NAME).get("max_attempts")
+    for tid, events in starts.items():
+        spec = ctx.cluster_for_queue(cluster_of.get(tid))
+        bound = default_bound or (spec.max_attempts if spec and spec.max_attempts else 5)
+        if len(events) > bound:
+            times = ", ".join(ctx.when(e.at) for e in events[: bound + 1])
+            evidence.append(
+                f"{_label(enq, tid, events[0])} ran {len(events)} times (bound {bound}): {times}"
+            )
+            continue
+        tail = outcomes[tid][-FOREVER_AFTER:]
+        forever = spec is not None and spec.max_attempts == 0 and not spec.ack_failures
+        if (
+            forever
+            and tid in ctx.queued
+            and len(tail) == FOREVER_AFTER
+            and all(o != "ok" for o in tail)
+        ):
+            evidence.append(
+                f"{_label(enq, tid, events[0])} failed {len(outcomes[tid])} times (last at "
+                f"{ctx.when(events[-1].at)}) and stays queued: max_attempts=0 and "
+                f"ack_failures=False redeliver it every {spec.retry} s forever"
+            )
+    return len(starts)
+
+
+def _label(enq: dict[str, Any], tid: str, fallback: Any) -> str:
+    e = enq.get(tid, fallback)
+    return (
+        f"{call_repr(e.data.get('func'), e.data.get('args'), e.data.get('kwargs'))} "
+        f"(task {tid[:8]})"
+    )
+
+
+def _ledger_checks(ctx: RunContext, evidence: list[str]) -> None:
+    if ctx.ledger is None:
+        return
+    unknown: dict[tuple[str, str, str], Any] = {}  # (fake, op, key) → the unknown-outcome entry
+    rate_limited: dict[tuple[str, str, str | None], tuple[Any, int]] = {}
+    for entry in ctx.ledger.entries():
+        key = entry.business_key
+        mutations = MUTATIONS.get(entry.fake, set())
+        if entry.operation not in mutations:
+            if entry.operation != "webhook.send":  # a read reconciles what it covers
+                for k in [
+                    k for k in unknown if k[0] == entry.fake and (key is None or k[2] == key)
+                ]:
+                    del unknown[k]
+        elif key is not None:
+            slot = (entry.fake, entry.operation, key)
+            earlier = unknown.get(slot)
+            if earlier is not None:
+                same_key = earlier.detail.get("idempotency_key") is not None and earlier.detail.get(
+                    "idempotency_key"
+                ) == entry.detail.get("idempotency_key")
+                if not same_key:
+                    evidence.append(
+                        f"{entry.fake} {entry.operation} for {key!r} resent at "
+                        f"{ctx.when(entry.at)} "
+                        f"(task {(entry.task_id or '-')[:8]}) after an unknown outcome at "
+                        f"{ctx.when(earlier.at)} ({earlier.fault or earlier.status}) without "
+                        "reading the state first or reusing the idempotency key"
+                    )
+            if entry.status == 0 or entry.status >= 500:
+                unknown[slot] = entry
+            else:
+                unknown.pop(slot, None)
+        rl_slot = (entry.fake, entry.operation, key)
+        if rl_slot in rate_limited:
+            prev, wait = rate_limited.pop(rl_slot)
+            if entry.at < prev.at + dt.timedelta(seconds=wait):
+                evidence.append(
+                    f"{entry.fake} {entry.operation} for {key!r} retried at {ctx.when(entry.at)}, "
+                    f"before the Retry-After of {wait} s given at {ctx.when(prev.at)}"
+                )
+        if entry.status == 429:
+            rule = entry.detail.get("fault_rule")
+            rules = ctx.fault_rules
+            wait = (
+                rules[rule].get("retry_after", 1) if rule is not None and rule < len(rules) else 0
+            )
+            rate_limited[rl_slot] = (entry, int(wait))
+
+
+def check(ctx: RunContext) -> Verdict:
+    evidence: list[str] = []
+    tasks = _task_checks(ctx, evidence)
+    _ledger_checks(ctx, evidence)
+    if not evidence:
+        return Verdict(NAME, True, f"{tasks} tasks: retries bounded, no overlap, no blind resend")
+    return Verdict(NAME, False, f"{len(evidence)} problems; first: {evidence[0]}", limit(evidence))

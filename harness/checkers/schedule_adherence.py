@@ -1,0 +1,209 @@
+"""Schedule adherence: every due slot fired once, at the right wall-clock time.
+
+Expected slots are computed here, independently of django-q2, from the Schedule rows as setup
+left them (first ``next_run``, type, minutes, cron) with ``zoneinfo`` and ``croniter``:
+MINUTES/HOURLY add fixed intervals; DAILY/WEEKLY keep the local wall-clock time (a time that
+does not exist on a spring-forward day means the same instant shifted forward, an ambiguous one
+its first occurrence); CRON slots come from croniter in the scenario's zone. ``[expect.
+schedule-adherence] at = {name = "HH:MM"}`` pins the intended local time of a DAILY/WEEKLY row,
+which catches a row anchored at whatever time setup ran.
+
+Catch-up: while the serving cluster is down nothing fires; afterwards ``catch_up = true`` fires
+each missed slot once (one per scheduler pass), ``catch_up = false`` fires once for the whole
+gap (the first missed slot) and skips the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from harness.checkers import RunContext, Verdict, limit
+from harness.timeline import format_time
+
+NAME = "schedule-adherence"
+DOC = "every due schedule slot fired once, at its wall-clock time; catch_up respected"
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+PASS = dt.timedelta(seconds=30)
+
+
+def options(r: Any) -> dict[str, Any]:
+    at = r.get("at", dict, default={})
+    for name, value in at.items():
+        if not isinstance(value, str) or not _HHMM.match(value):
+            r.fail(f"{value!r} is not a local time 'HH:MM'", f"at.{name}")
+    ignore = r.get("ignore", list, default=[])
+    tolerance = r.duration("tolerance", default=None)
+    return {"at": at, "ignore": ignore, "tolerance": tolerance}
+
+
+def _wall(day: dt.date, hhmm: tuple[int, int, int], zone: Any) -> dt.datetime:
+    """Local wall-clock time → UTC. zoneinfo's fold=0 maps a time in a spring-forward gap with
+    the earlier offset (the instant shifted forward) and an ambiguous time to its first
+    occurrence."""
+    return dt.datetime.combine(day, dt.time(*hhmm), tzinfo=zone).astimezone(dt.UTC)
+
+
+def expected_slots(row: dict[str, Any], ctx: RunContext, at: str | None) -> list[dt.datetime]:
+    """Every slot of ``row`` in (start, end], as UTC instants."""
+    zone, end = ctx.zone, ctx.end
+    first: dt.datetime = row["next_run"]
+    kind = row["schedule_type"]
+    slots: list[dt.datetime] = []
+    if kind == "O":
+        return [first] if first <= end else []
+    if kind in ("D", "W") and at is not None:
+        hour, minute = (int(x) for x in at.split(":"))
+        day = ctx.start.astimezone(zone).date()
+        first = _wall(day, (hour, minute, 0), zone)
+        while first <= ctx.start:
+            day += dt.timedelta(days=1)
+            first = _wall(day, (hour, minute, 0), zone)
+        if kind == "W":  # keep the weekday setup chose
+            target = row["next_run"].astimezone(zone).weekday()
+            while first.astimezone(zone).weekday() != target:
+                day += dt.timedelta(days=1)
+                first = _wall(day, (hour, minute, 0), zone)
+    if kind == "C":
+        from croniter import croniter
+
+        it = croniter(row["cron"], first.astimezone(zone) - dt.timedelta(microseconds=1))
+        slot = it.get_next(dt.datetime).astimezone(dt.UTC)
+        while slot <= end:
+            slots.append(slot)
+            slot = it.get_next(dt.datetime).astimezone(dt.UTC)
+        return slots
+    local = first.astimezone(zone)
+    hms = (local.hour, local.minute, local.second)
+    if kind in ("D", "W") and at is not None:
+        hms = (int(at[:2]), int(at[3:]), 0)  # the pinned time, even when `first` was shifted
+    step_days = {"D": 1, "W": 7}.get(kind)
+    n = 0
+    slot = first
+    while slot <= end:
+        slots.append(slot)
+        n += 1
+        if step_days:
+            slot = _wall(local.date() + dt.timedelta(days=step_days * n), hms, zone)
+        elif kind == "I":
+            slot = first + dt.timedelta(minutes=(row["minutes"] or 1) * n)
+        elif kind == "H":
+            slot = first + dt.timedelta(hours=n)
+        else:  # monthly and rarer types: not modelled, only duplicates are checked
+            break
+    return slots
+
+
+def _down(
+    spec: Any, when: dt.datetime, grace: dt.timedelta = dt.timedelta()
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The downtime covering ``when``; with ``grace``, also slots due before the first
+    scheduler pass after the restart (that pass handles them as missed)."""
+    for a, b in spec.downtime:
+        if a <= when < b + grace:
+            return a, b
+    return None
+
+
+def check(ctx: RunContext) -> Verdict:
+    opts = ctx.options(NAME)
+    pins: dict[str, str] = opts.get("at", {})
+    ignore = set(opts.get("ignore", []))
+    tolerance = opts.get("tolerance") or PASS + dt.timedelta(
+        seconds=1 + max([s.phase for s in ctx.clusters] or [0])
+    )
+    fired: dict[str, list[tuple[dt.datetime, str]]] = {}
+    for e in ctx.timeline.of("schedule.fired"):
+        fired.setdefault(e.data["schedule"], []).append(
+            (
+                e.at,
+                format_time(e.data["slot"])
+                if isinstance(e.data["slot"], dt.datetime)
+                else str(e.data["slot"]),
+            )
+        )
+    evidence: list[str] = []
+    total = 0
+    for row in ctx.schedules:
+        name = row["name"] or f"#{row['id']}"
+        if name in ignore or row["repeats"] == 0:
+            continue
+        spec = ctx.cluster_for_queue(row["cluster"])
+        got = fired.get(name, [])
+        if spec is None or not spec.scheduler:
+            if got:
+                continue
+            evidence.append(
+                f"{name}: no simulated cluster runs its scheduler (cluster "
+                f"{row['cluster'] or ctx.default_cluster!r}): nothing fires"
+            )
+            continue
+        slots = expected_slots(row, ctx, pins.get(name))
+        if name in pins and row["schedule_type"] in ("D", "W"):
+            local = row["next_run"].astimezone(ctx.zone)
+            pinned = _wall(local.date(), (int(pins[name][:2]), int(pins[name][3:]), 0), ctx.zone)
+            if row["next_run"] != pinned:
+                evidence.append(
+                    f"{name}: first run set for {ctx.when(row['next_run'])}, "
+                    f"not at {pins[name]} {ctx.scenario.time_zone} (anchored when setup ran?)"
+                )
+        total += len(slots)
+        by_slot: dict[str, list[dt.datetime]] = {}
+        for at, slot in got:
+            by_slot.setdefault(slot, []).append(at)
+        expected_keys = {format_time(s) for s in slots}
+        for slot_key, times in sorted(by_slot.items()):
+            if len(times) > 1:
+                evidence.append(
+                    f"{name}: slot {ctx.when(slot_key)} fired {len(times)}× at "
+                    + ", ".join(ctx.when(t) for t in times)
+                )
+            if slot_key not in expected_keys:
+                evidence.append(
+                    f"{name}: fired at {ctx.when(times[0])} for slot {ctx.when(slot_key)}, "
+                    "which is not one of its wall-clock slots"
+                )
+        missed_in_gap: dict[tuple[dt.datetime, dt.datetime], list[dt.datetime]] = {}
+        for slot in slots:
+            key = format_time(slot)
+            gap = _down(spec, slot, PASS + dt.timedelta(seconds=spec.phase))
+            if gap is not None:
+                missed_in_gap.setdefault(gap, []).append(slot)
+                continue
+            if slot + tolerance > ctx.end:
+                continue  # its pass may lie beyond the end of the run
+            if key not in by_slot:
+                evidence.append(
+                    f"{name}: slot {ctx.when(slot)} never fired (due by "
+                    f"{ctx.when(slot + tolerance)})"
+                )
+                continue
+            late = by_slot[key][0]
+            if late > slot + tolerance and _down(spec, late - tolerance) is None:
+                evidence.append(f"{name}: slot {ctx.when(slot)} fired late, at {ctx.when(late)}")
+        for (a, b), missed in missed_in_gap.items():
+            keys = [format_time(s) for s in missed]
+            got_keys = [k for k in keys if k in by_slot]
+            if spec.catch_up:
+                for k in keys:
+                    if k not in by_slot and b + PASS * (len(keys) + 1) <= ctx.end:
+                        evidence.append(
+                            f"{name}: slot {ctx.when(k)} missed while the cluster was down "
+                            f"({ctx.when(a)} – {ctx.when(b)}) and never caught up (catch_up on)"
+                        )
+            else:
+                extra = [k for k in got_keys if k != keys[0]]
+                for k in extra:
+                    evidence.append(
+                        f"{name}: slot {ctx.when(k)} fired after the downtime although "
+                        "catch_up is off (only one run per gap)"
+                    )
+                if keys[0] not in by_slot and b + tolerance <= ctx.end:
+                    evidence.append(
+                        f"{name}: no run after the downtime {ctx.when(a)} – {ctx.when(b)} "
+                        f"(first missed slot {ctx.when(keys[0])})"
+                    )
+    if not evidence:
+        return Verdict(NAME, True, f"{len(ctx.schedules)} schedules, {total} slots, all on time")
+    return Verdict(NAME, False, f"{len(evidence)} problems; first: {evidence[0]}", limit(evidence))

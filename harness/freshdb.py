@@ -1,0 +1,143 @@
+"""A fresh database per replay: migrate once into a template, copy it per run.
+
+The template's name carries a hash of the migration state (every migration file of every
+installed app, the installed apps, the Django version), so a changed migration builds a new
+template and an unchanged one is reused across runs and processes. Each run gets
+``CREATE DATABASE <run> TEMPLATE <template>`` (a file copy, far cheaper than migrating), the
+Django connection is pointed at it for the run, and it is dropped afterwards. Works on the
+embedded server and on any ``DATABASE_URL`` whose user may create databases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from harness.errors import HarnessError
+
+_COUNTER = itertools.count(1)
+PREFIX = "dqh_run_"
+
+
+def migration_key() -> str:
+    """A hash of what ``migrate`` would build."""
+    import django
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+
+    digest = hashlib.sha256(django.get_version().encode())
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for (app, name), migration in sorted(loader.disk_migrations.items()):
+        digest.update(f"{app}.{name}".encode())
+        path = getattr(__import__(migration.__module__, fromlist=["_"]), "__file__", None)
+        if path and os.path.exists(path):
+            with open(path, "rb") as fh:
+                digest.update(fh.read())
+    for config in apps.get_app_configs():
+        digest.update(config.name.encode())
+    return digest.hexdigest()[:16]
+
+
+def _admin(settings: dict[str, Any]) -> Any:
+    import psycopg
+
+    kwargs = {
+        "dbname": "postgres",
+        "user": settings.get("USER") or None,
+        "password": settings.get("PASSWORD") or None,
+        "host": settings.get("HOST") or None,
+        "port": settings.get("PORT") or None,
+        "autocommit": True,
+    }
+    try:
+        return psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+    except Exception as exc:
+        raise HarnessError(f"cannot reach PostgreSQL to create a run database: {exc}") from None
+
+
+def _exists(conn: Any, name: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+    )
+
+
+def _point(connection: Any, name: str) -> None:
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
+def _build_template(conn: Any, connection: Any, template: str) -> None:
+    """Migrate a staging database, then rename it into place (atomic publish)."""
+    from django.core.management import call_command
+
+    staging = f"{template}_build_{os.getpid()}"
+    conn.execute(f'DROP DATABASE IF EXISTS "{staging}"')
+    conn.execute(f'CREATE DATABASE "{staging}"')
+    original = connection.settings_dict["NAME"]
+    try:
+        _point(connection, staging)
+        call_command("migrate", verbosity=0, interactive=False, stdout=io.StringIO())
+        call_command("createcachetable", verbosity=0, stdout=io.StringIO())
+    finally:
+        _point(connection, original)
+    conn.execute(f'ALTER DATABASE "{staging}" RENAME TO "{template}"')
+
+
+def _drop_stale(conn: Any) -> None:
+    """Run databases of processes that died (their pid is in the name) are removed."""
+    rows = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s", (PREFIX + "%",)
+    ).fetchall()
+    for (name,) in rows:
+        try:
+            pid = int(name[len(PREFIX) :].split("_")[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            with contextlib.suppress(Exception):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def fresh_database(alias: str = "default") -> Iterator[str]:
+    """Point ``connections[alias]`` at a new copy of the migrated template for the block."""
+    from django.db import connections
+
+    connection = connections[alias]
+    settings = dict(connection.settings_dict)
+    template = f"dqh_tpl_{migration_key()}"
+    name = f"{PREFIX}{os.getpid()}_{next(_COUNTER)}"
+    with _admin(settings) as conn:
+        key = int(hashlib.sha256(template.encode()).hexdigest()[:15], 16)
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            if not _exists(conn, template):
+                _build_template(conn, connection, template)
+            _drop_stale(conn)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    original = connection.settings_dict["NAME"]
+    _point(connection, name)
+    try:
+        yield name
+    finally:
+        _point(connection, original)
+        with _admin(settings) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,65 @@
+"""The terminal summary: per task (runs, ok, failed, timeouts, retries, duplicates) and per
+checker (verdict and its one-line message)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+
+def _common_prefix(funcs: list[str]) -> str:
+    """The dotted prefix all task paths share (``apps.``), dropped to keep the table narrow."""
+    if len(funcs) < 2:
+        return ""
+    parts = [f.split(".") for f in funcs]
+    common = []
+    for segs in zip(*parts, strict=False):
+        if len(set(segs)) != 1:
+            break
+        common.append(segs[0])
+    return ".".join(common) + "." if common else ""
+
+
+def task_table(stats: dict[str, dict[str, int]]) -> Table:
+    prefix = _common_prefix(list(stats))
+    title = f"Tasks ({prefix}…)" if prefix else "Tasks"
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("task", overflow="fold")
+    for col in ("runs", "ok", "failed", "timeout", "retries", "duplicates"):
+        table.add_column(col, justify="right")
+    prefix = _common_prefix(list(stats))
+    for func, row in stats.items():
+        func = func[len(prefix) :]
+        cells = [str(row[c]) for c in ("runs", "ok", "failed", "timeout", "retries", "duplicates")]
+        style = "red" if row["duplicates"] else ("yellow" if row["failed"] + row["timeout"] else "")
+        table.add_row(func, *cells, style=style)
+    return table
+
+
+def checker_table(verdicts: list[Any]) -> Table:
+    table = Table(title="Checks", title_justify="left", show_edge=False)
+    table.add_column("check")
+    table.add_column("verdict")
+    table.add_column("message", overflow="fold")
+    for v in verdicts:
+        mark = Text("✔ ok", style="green") if v.ok else Text("✘ FAIL", style="bold red")
+        table.add_row(v.name, mark, v.message)
+    return table
+
+
+def print_summary(result: Any, console: Console | None = None) -> None:
+    """Print the two tables and the overall verdict of a :class:`~harness.runner.RunResult`."""
+    console = console or Console()
+    console.print(task_table(result.stats))
+    console.print()
+    console.print(checker_table(result.verdicts))
+    status = (
+        "[green]all checks hold[/]" if result.ok else f"[bold red]{len(result.failed)} failed[/]"
+    )
+    console.print(
+        f"\n{result.scenario.name}: {status}  (seed {result.seed}, {len(result.timeline)} events)"
+    )
+    console.print(f"reproduce: [bold]{result.command}[/]")

@@ -1,0 +1,85 @@
+"""``harness replay | gate | scenarios`` through the real entry point ``harness.cli.main``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+pytestmark = pytest.mark.dbpath
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def cli(django_db_blocker, capsys):
+    def run(*argv: str) -> tuple[int, str, str]:
+        with django_db_blocker.unblock():
+            code = main([*argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_replay_writes_json_timeline_and_report(cli, tmp_path):
+    code, out, err = cli(
+        "replay",
+        str(HERE / "tiny.toml"),
+        "--seed",
+        "5",
+        "--no-progress",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--report",
+        str(tmp_path / "html"),
+        "--timeline",
+        str(tmp_path / "t.jsonl"),
+    )
+    assert code == 0, out + err
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["ok"] is True and data["seed"] == 5
+    assert {v["name"] for v in data["verdicts"]} >= {"lost-jobs", "retry-discipline"}
+    runs = data["stats"]["apps.provisioning.virtualmin_tasks.provision_virtualmin_account"]
+    assert runs["ok"] == 10
+    assert "all checks hold" in out and f"harness replay {HERE / 'tiny.toml'} --seed 5" in out
+    report = tmp_path / "html" / "tiny-seed5.html"
+    assert f"report: {report.resolve()}" in out
+    assert (tmp_path / "t.jsonl").read_text().count("\n") == data["events"]
+
+
+def test_replay_exits_1_when_a_check_fails(cli):
+    code, out, _ = cli("replay", str(HERE / "leaky.toml"), "--no-progress")
+    assert code == 1
+    assert "secrets" in out and "FAIL" in out
+
+
+def test_until_must_be_after_the_start(cli, tmp_path):
+    code, _, err = cli("replay", str(HERE / "tiny.toml"), "--until", "2020-01-01T00:00:00")
+    assert code == 2 and err.count("\n") == 1 and "--until" in err
+
+
+def test_gate_passes_then_names_the_first_divergence(cli, tmp_path):
+    shutil.copy(HERE / "tiny.toml", tmp_path / "tiny.toml")
+    ref = str(tmp_path / "tiny.toml")
+    assert cli("gate", ref)[0] == 1  # no golden yet
+    code, out, _ = cli("gate", ref, "--update")
+    assert code == 0 and "golden written" in out
+    golden = tmp_path / "golden" / "tiny.jsonl"
+    assert cli("gate", ref)[0] == 0
+    lines = golden.read_text().splitlines()
+    lines[7] = lines[7].replace('"kind":"', '"kind":"tampered.')
+    golden.write_text("\n".join(lines) + "\n")
+    code, out, _ = cli("gate", ref)
+    assert code == 1
+    assert "diverges at line 8" in out and "tampered." in out and lines[6][:40] in out
+
+
+def test_scenarios_lists_the_shipped_ones(cli):
+    code, out, _ = cli("scenarios")
+    assert code == 0
+    for name in ("month-in-production", "lost-response", "dst-transitions"):
+        assert name in out
