@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: demo test test-dbpath dev bench lint format clean-venv
+.PHONY: demo test test-dbpath dev bench bench-full bench-baseline bench-compare explore lint format clean-venv
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is needed, found " + sys.version.split()[0] + "; run: make PYTHON=python3.11 ...")'
@@ -33,8 +33,41 @@ test-dbpath: $(STAMP)
 dev: $(STAMP)
 	$(PY) manage.py dev
 
+# Benchmarks (docs/benchmarks.md): real qcluster on PostgreSQL and Redis, plus the raw floors.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--bench-tasks=200 --bench-rounds=2".
+BENCH_DIR := reports/bench
+BENCH_JSON := $(BENCH_DIR)/latest.json
+BENCH_BASELINE ?= $(firstword $(wildcard $(BENCH_DIR)/baseline.json) benchmarks/results/baseline-2core.json)
+BENCH_THRESHOLD ?= 15
+BENCH_ARGS ?=
+
 bench: $(STAMP)
-	$(PY) -m pytest benchmarks -q -p no:xdist --benchmark-only
+	@mkdir -p $(BENCH_DIR)
+	@uptime
+	$(PY) -m pytest benchmarks -q -p no:xdist --benchmark-only --benchmark-json=$(BENCH_JSON) $(BENCH_ARGS)
+	$(PY) -m benchmarks.report summary $(BENCH_JSON) --md $(BENCH_DIR)/summary.md --html $(BENCH_DIR)/chart.html
+
+# The full grid (48 drain configurations): an estimated 35-40 minutes on 2 cores.
+bench-full: $(STAMP)
+	$(MAKE) bench BENCH_ARGS="--bench-grid=full $(BENCH_ARGS)"
+
+# Keep the latest run as this machine's baseline for bench-compare.
+bench-baseline:
+	cp $(BENCH_JSON) $(BENCH_DIR)/baseline.json
+
+# The performance gate (on demand, not in `make test`): run, then fail (exit 1) when a benchmark
+# is more than BENCH_THRESHOLD % slower than BENCH_BASELINE.
+bench-compare: bench
+	$(PY) -m benchmarks.report compare $(BENCH_BASELINE) $(BENCH_JSON) --threshold $(BENCH_THRESHOLD)
+
+# Property tests under the ``thorough`` Hypothesis profile, then a fault-space search of the buggy
+# renewal fixture (it must find and shrink the duplicate renewal: exit 1 is the point), then the
+# written scenario replayed against the fixed twin (exit 0). See docs/properties.md.
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest tests/properties -n $(PYTEST_WORKERS) -q
+	$(PY) -m harness.cli explore tests/fixture_apps/buggy_renewal/scenario.toml --budget 500 \
+		--out explore/buggy-renewal-minimal.toml; test $$? -eq 1
+	RENEWAL_VARIANT=fixed $(PY) -m harness.cli replay explore/buggy-renewal-minimal.toml
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -12,3 +12,28 @@ import os
 # warn (which would break ``-W error``) and so every process agrees on the same path.
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
 os.makedirs(os.environ["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
+
+# Hypothesis profiles (docs/properties.md): ``ci`` is the default, quick enough for ``make test``;
+# ``thorough`` (``make explore``, or HYPOTHESIS_PROFILE=thorough) searches much harder. Neither
+# keeps an example database; ``ci`` is derandomized, so a red CI run is red again locally.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=_SLOW_OK,
+    stateful_step_count=20,
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    deadline=None,
+    database=None,
+    suppress_health_check=_SLOW_OK,
+    stateful_step_count=50,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -1,11 +1,14 @@
-"""URL routes: the Django admin (with django_q at /admin/django_q/) and the Stripe webhook."""
+"""URL routes: the Django admin (with django_q at /admin/django_q/), the Stripe webhook and the
+staff-only task health view."""
 
 from django.contrib import admin
 from django.urls import path
 
 from apps.billing.webhooks import stripe_webhook
+from apps.common.health import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
+    path("ops/health/", health, name="ops-health"),
 ]

@@ -30,8 +30,10 @@ def _cmd_db(args: argparse.Namespace) -> int:
     if args.url:
         s = found.settings
         host = s["HOST"]
-        if host.startswith("/"):
-            print(f"postgresql://{s['USER']}@/{s['NAME']}?host={host}&port={s['PORT']}")
+        if host.startswith("/"):  # a socket directory: percent-encoded, as libpq reads it
+            from urllib.parse import quote
+
+            print(f"postgresql://{s['USER']}@{quote(host, safe='')}:{s['PORT']}/{s['NAME']}")
         else:
             print(f"postgresql://{s['USER']}@{host}:{s['PORT']}/{s['NAME']}")
     else:
@@ -71,7 +73,7 @@ def _load_subcommands() -> None:
         _register(module.register)
 
 
-_SUBCOMMAND_MODULES: list[str] = ["harness.cli_fakes", "harness.cli_replay"]
+_SUBCOMMAND_MODULES: list[str] = ["harness.cli_fakes", "harness.cli_replay", "harness.cli_explore"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

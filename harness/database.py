@@ -58,6 +58,7 @@ class ResolvedDatabase:
     settings: dict[str, Any]
     description: str
     pgdata: Path | None = None
+    ready_seconds: float = 0.0  # how long resolving took (server start included)
 
 
 def data_root() -> Path:
@@ -250,6 +251,9 @@ def resolve(conn_max_age: int | None = None, check: bool = True) -> ResolvedData
     global _RESOLVED
     if _RESOLVED is not None:
         return _RESOLVED
+    import time
+
+    started = time.perf_counter()
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         cfg = parse_url(url, conn_max_age)
@@ -261,7 +265,9 @@ def resolve(conn_max_age: int | None = None, check: bool = True) -> ResolvedData
                     f"or unset DATABASE_URL to use the embedded PostgreSQL"
                 )
         where = f"{cfg.get('HOST') or 'localhost'}:{cfg.get('PORT') or 5432}/{cfg.get('NAME')}"
-        _RESOLVED = ResolvedDatabase("url", cfg, f"DATABASE_URL ({where})")
+        _RESOLVED = ResolvedDatabase(
+            "url", cfg, f"DATABASE_URL ({where})", ready_seconds=time.perf_counter() - started
+        )
         return _RESOLVED
     if _embedded_disabled():
         raise DatabaseUnavailable(
@@ -286,7 +292,13 @@ def resolve(conn_max_age: int | None = None, check: bool = True) -> ResolvedData
             f"the embedded PostgreSQL at {pgdata} started but refused a connection "
             f"({' '.join(str(exc).split())}); {_OPTIONS_HINT}"
         ) from None
-    _RESOLVED = ResolvedDatabase("embedded", cfg, f"embedded PostgreSQL ({pgdata})", pgdata)
+    _RESOLVED = ResolvedDatabase(
+        "embedded",
+        cfg,
+        f"embedded PostgreSQL ({pgdata})",
+        pgdata,
+        ready_seconds=time.perf_counter() - started,
+    )
     return _RESOLVED
 
 

@@ -39,6 +39,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say which database the run uses and how long it took to get it ready."""
+    from harness import database
+
+    found = database._RESOLVED  # resolved by the settings module, if it uses the harness
+    if found is None:
+        return None
+    return f"dq-harness database: {found.description}, ready in {found.ready_seconds:.2f} s"
+
+
 def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
     marker = request.node.get_closest_marker("qsim")
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}

@@ -29,9 +29,14 @@ from apps.billing.models import Invoice, Payment, Subscription
 from apps.common.audit import AuditService
 from apps.common.locks import distributed_lock
 from apps.common.queues import cluster_for
-from apps.common.retriability import GatewayError, Retriability, RetryableTaskError
+from apps.common.retriability import (
+    GatewayError,
+    Retriability,
+    RetryableTaskError,
+    UnexpectedTaskError,
+)
 from apps.common.schedules import ScheduleSpec, upsert_all
-from apps.common.security import TaskInputError, validate_id
+from apps.common.security import TaskInputError, safe_error, validate_id
 from apps.customers.tasks import send_customer_notification_async
 from apps.provisioning.virtualmin_tasks import suspend_virtualmin_account_async
 
@@ -187,7 +192,7 @@ def collect_invoice_payment(invoice_id: int) -> dict[str, Any]:
             "task.failed", f"invoice:{invoice.pk}", {"attempt": payment.attempt, "error": str(exc)}
         )
         logger.exception(f"💥 [Billing] Unexpected error collecting {invoice.number}")
-        raise
+        raise UnexpectedTaskError(safe_error(exc)) from None
     if outcome.succeeded:
         _mark_paid(payment.pk, outcome.payment_intent_id)
         AuditService.log_event(

@@ -112,3 +112,9 @@ class GatewayError(Exception):
 
 class RetryableTaskError(Exception):
     """Raised by a task to make Django-Q2 redeliver it (the seed's "raise to retry")."""
+
+
+class UnexpectedTaskError(Exception):
+    """A sanitized stand-in for an unexpected exception, re-raised so Django-Q2 records a failure
+    (and redelivers) without storing the original message, which may carry a credential. The
+    full traceback goes to the 💥 log line, through the redacting log filter."""

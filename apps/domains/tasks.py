@@ -20,9 +20,14 @@ from django_q.tasks import async_task
 
 from apps.common.audit import AuditService
 from apps.common.locks import distributed_lock
-from apps.common.retriability import GatewayError, Retriability, RetryableTaskError
+from apps.common.retriability import (
+    GatewayError,
+    Retriability,
+    RetryableTaskError,
+    UnexpectedTaskError,
+)
 from apps.common.schedules import ScheduleSpec, upsert_all
-from apps.common.security import TaskInputError, validate_id
+from apps.common.security import TaskInputError, safe_error, validate_id
 from apps.customers.tasks import send_customer_notification_async
 from apps.domains.gateway import RegistrarGateway
 from apps.domains.models import Domain, RenewalIntent
@@ -124,7 +129,7 @@ def renew_domain(domain_id: int, years: int = 1) -> dict[str, Any]:
         RenewalIntent.objects.filter(pk=intent.pk).update(status=RenewalIntent.Status.UNKNOWN)
         AuditService.log_event("task.failed", f"domain:{domain.pk}", {"error": str(exc)})
         logger.exception(f"💥 [Domains] Unexpected error renewing {domain.name}")
-        raise
+        raise UnexpectedTaskError(safe_error(exc)) from None
     expiry = new_expiry or _add_years(domain.expires_at, years)
     _succeeded(intent, domain, expiry)
     AuditService.log_event(

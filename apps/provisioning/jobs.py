@@ -17,7 +17,7 @@ the lease expired and may reclaim).
 from __future__ import annotations
 
 import enum
-import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -44,8 +44,10 @@ class StartOutcome(enum.StrEnum):
     MISSING = "missing"
 
 
-def new_nonce() -> str:
-    return uuid.uuid4().hex
+def nonce_for(job_id: int, generation: int) -> str:
+    """The fencing token of one dispatch. Deterministic (the harness replays byte-identical
+    runs) and unique per dispatch, because ``generation`` only ever grows."""
+    return f"{job_id}.{generation}"
 
 
 def backoff(retry_count: int) -> timedelta:
@@ -70,14 +72,17 @@ def request_job(service: HostingService, operation: str, *, max_retries: int = 3
         )
         if existing is not None:
             return existing
-        return Job.objects.create(
+        job = Job.objects.create(
             service=service,
             operation=operation,
             max_retries=max_retries,
-            claim_nonce=new_nonce(),
+            generation=1,
             created_at=now,
             updated_at=now,
         )
+        job.claim_nonce = nonce_for(job.pk, 1)
+        job.save(update_fields=["claim_nonce"])
+        return job
 
 
 def start(job_id: int, nonce: str) -> StartOutcome:
@@ -120,20 +125,31 @@ def complete(job_id: int, nonce: str) -> bool:
     )
 
 
-def fail(job_id: int, nonce: str, error: str, retriability: Retriability) -> datetime | None:
+@dataclass(frozen=True)
+class Failure:
+    """What :func:`fail` recorded: nothing (stale claim), a planned retry, or a terminal end."""
+
+    recorded: bool
+    retry_at: datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.recorded and self.retry_at is None
+
+
+def fail(job_id: int, nonce: str, error: str, retriability: Retriability) -> Failure:
     """running → failed; arm ``next_retry_at`` while retries remain and a retry is safe.
 
     UNKNOWN outcomes are retried only because every operation reconciles first (reads the
     remote state before mutating); the job is flagged ``needs_reconcile`` for the record.
-    Returns the retry time, or None when the failure is terminal (or the claim was stale).
     """
     now = timezone.now()
     job = Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).first()
     if job is None:
-        return None
+        return Failure(recorded=False)
     can_retry = retriability != Retriability.NOT_RETRIABLE and job.retry_count < job.max_retries
     retry_at = now + backoff(job.retry_count) if can_retry else None
-    Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).update(
+    updated = Job.objects.filter(pk=job_id, claim_nonce=nonce, status=Job.Status.RUNNING).update(
         status=Job.Status.FAILED,
         finished_at=now,
         updated_at=now,
@@ -143,20 +159,28 @@ def fail(job_id: int, nonce: str, error: str, retriability: Retriability) -> dat
         last_retriability=str(retriability),
         needs_reconcile=retriability == Retriability.UNKNOWN,
     )
-    return retry_at
+    return Failure(recorded=bool(updated), retry_at=retry_at if updated else None)
 
 
 def claim_for_retry(job_id: int) -> str | None:
-    """failed (due, retries left) → pending with a fresh nonce; consumes one retry."""
+    """failed (due, retries left) → pending with a fresh nonce; consumes one retry.
+
+    Compare-and-set on ``generation``: of two concurrent claimers only one can move it.
+    """
     now = timezone.now()
-    nonce = new_nonce()
+    generation = Job.objects.filter(pk=job_id).values_list("generation", flat=True).first()
+    if generation is None:
+        return None
+    nonce = nonce_for(job_id, generation + 1)
     updated = Job.objects.filter(
         pk=job_id,
+        generation=generation,
         status=Job.Status.FAILED,
         next_retry_at__lte=now,
         retry_count__lt=F("max_retries"),
     ).update(
         status=Job.Status.PENDING,
+        generation=generation + 1,
         retry_count=F("retry_count") + 1,
         claim_nonce=nonce,
         next_retry_at=None,

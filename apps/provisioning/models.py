@@ -38,12 +38,24 @@ class VirtualminServer(models.Model):
         return f"{self.name} ({self.hostname}:{self.api_port})"
 
 
+_known_passwords: set[str] = set()
+
+
 def server_passwords() -> Iterable[str]:
-    """Secret provider for :func:`apps.common.security.sanitize`."""
-    try:
-        return list(VirtualminServer.objects.values_list("password", flat=True))
-    except Exception:  # table missing (before migrate) or no database: nothing to redact
-        return []
+    """Secret provider for :func:`apps.common.security.sanitize`: every password this process
+    has loaded or saved (kept up to date by :func:`remember_password`).
+
+    No query here, on purpose: log filters call it for every record, and a query from a log
+    filter runs inside whatever transaction is logging (before migrate it would even abort it).
+    A password can only reach this process's logs after its row was loaded here.
+    """
+    return sorted(_known_passwords)
+
+
+def remember_password(sender: type, instance: VirtualminServer, **kwargs: object) -> None:
+    """``post_init``/``post_save`` receiver feeding :func:`server_passwords`."""
+    if instance.password:
+        _known_passwords.add(instance.password)
 
 
 class HostingService(models.Model):
@@ -94,6 +106,7 @@ class ProvisioningJob(models.Model):
     # The claim: a dispatch writes a fresh nonce and passes it with the broker message; only a
     # message carrying the current nonce may start or finish the job.
     claim_nonce = models.CharField(max_length=32, blank=True)
+    generation = models.PositiveIntegerField(default=0)  # dispatches so far; nonce = "<pk>.<n>"
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

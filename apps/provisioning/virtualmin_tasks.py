@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -28,7 +29,12 @@ from django_q.tasks import async_task
 from apps.common.audit import AuditService
 from apps.common.locks import distributed_lock
 from apps.common.queues import cluster_for
-from apps.common.retriability import GatewayError, Retriability, RetryableTaskError
+from apps.common.retriability import (
+    GatewayError,
+    Retriability,
+    RetryableTaskError,
+    UnexpectedTaskError,
+)
 from apps.common.schedules import ScheduleSpec, upsert_all
 from apps.common.security import TaskInputError, safe_error, validate_id, validate_str
 from apps.provisioning import jobs
@@ -132,7 +138,7 @@ def _run(operation: str, service_id: Any, job_id: Any, nonce: Any) -> dict[str, 
             "task.failed", f"service:{service.pk}", {"operation": operation, "error": error}
         )
         logger.exception(f"💥 [Provisioning] Unexpected error in {label} {service.domain}: {error}")
-        raise
+        raise UnexpectedTaskError(safe_error(exc)) from None
     if not jobs.complete(job_id, nonce):
         logger.error(f"❌ [Provisioning] {label} job {job_id}: claim lost before completion")
         return {"success": False, "job_id": job_id, "error": "claim lost (stale nonce)"}
@@ -158,32 +164,25 @@ def _failed(
     retriability: Retriability,
 ) -> dict[str, Any]:
     label = Operation(operation).label
-    retry_at = jobs.fail(job_id, nonce, error, retriability)
-    if retry_at is None and operation == Operation.CREATE:
+    failure = jobs.fail(job_id, nonce, error, retriability)
+    retry_at = failure.retry_at.isoformat() if failure.retry_at else None
+    if not failure.recorded:  # another worker owns the job now: record nothing of ours
+        logger.error(f"❌ [Provisioning] {label} job {job_id}: claim lost; outcome: {error}")
+        return {"success": False, "job_id": job_id, "error": "claim lost (stale nonce)"}
+    if failure.terminal and operation == Operation.CREATE:
         HostingService.objects.filter(pk=service.pk).update(
             status=HostingService.Status.FAILED, updated_at=timezone.now()
         )
+    details = {"error": error, "retriability": str(retriability), "next_retry_at": retry_at}
     AuditService.log_event(
         "task.failed",
         f"service:{service.pk}",
-        {
-            "operation": operation,
-            "job_id": job_id,
-            "error": error,
-            "retriability": str(retriability),
-            "next_retry_at": retry_at.isoformat() if retry_at else None,
-        },
+        {"operation": operation, "job_id": job_id, **details},
     )
     logger.error(f"❌ [Provisioning] {label} {service.domain} failed ({retriability}): {error}")
-    if retriability == Retriability.RETRIABLE:
+    if retriability == Retriability.RETRIABLE and not failure.terminal:
         raise RetryableTaskError(error)
-    return {
-        "success": False,
-        "job_id": job_id,
-        "error": error,
-        "retriability": str(retriability),
-        "next_retry_at": retry_at.isoformat() if retry_at else None,
-    }
+    return {"success": False, "job_id": job_id, **details}
 
 
 # -- the four operations and their async wrappers ------------------------------------------------
@@ -215,92 +214,83 @@ def delete_virtualmin_account(
     return _run(Operation.DELETE, service_id, job_id, nonce)
 
 
-def _open(service_id: int, operation: str) -> tuple[ProvisioningJob, bool]:
-    """The open job for this request, and whether it still needs a broker message."""
-    service = HostingService.objects.get(pk=validate_id(service_id, name="service_id"))
-    job = jobs.request_job(service, operation)
-    return job, job.status == ProvisioningJob.Status.PENDING and not job.task_id
+def _queue_once(service_id: int, operation: str, enqueue: Callable[[ProvisioningJob], str]) -> str:
+    """Open (or reuse) the job and enqueue its message in the same transaction, once.
 
-
-def _record(job: ProvisioningJob, task_id: str) -> str:
-    ProvisioningJob.objects.filter(pk=job.pk).update(task_id=task_id)
-    return task_id
+    A second request while the job is open returns the first message's task id.
+    """
+    with transaction.atomic():
+        service = HostingService.objects.get(pk=validate_id(service_id, name="service_id"))
+        job = jobs.request_job(service, operation)
+        if job.status != ProvisioningJob.Status.PENDING or job.task_id:
+            return job.task_id
+        task_id = enqueue(job)
+        ProvisioningJob.objects.filter(pk=job.pk).update(task_id=task_id)
+        return task_id
 
 
 def provision_virtualmin_account_async(service_id: int) -> str:
-    """Queue account creation; a second request while one is open returns the first task."""
-    with transaction.atomic():
-        job, fresh = _open(service_id, Operation.CREATE)
-        if not fresh:
-            return job.task_id
-        return _record(
-            job,
-            async_task(
-                "apps.provisioning.virtualmin_tasks.provision_virtualmin_account",
-                service_id,
-                job_id=job.pk,
-                nonce=job.claim_nonce,
-                timeout=PROVISION_TIMEOUT,
-                cluster=cluster_for("provisioning"),
-            ),
-        )
+    """Queue account creation."""
+    return _queue_once(
+        service_id,
+        Operation.CREATE,
+        lambda job: async_task(
+            "apps.provisioning.virtualmin_tasks.provision_virtualmin_account",
+            service_id,
+            job_id=job.pk,
+            nonce=job.claim_nonce,
+            timeout=PROVISION_TIMEOUT,
+            cluster=cluster_for("provisioning"),
+        ),
+    )
 
 
 def suspend_virtualmin_account_async(service_id: int) -> str:
     """Queue suspension (billing calls this after the last failed payment)."""
-    with transaction.atomic():
-        job, fresh = _open(service_id, Operation.SUSPEND)
-        if not fresh:
-            return job.task_id
-        return _record(
-            job,
-            async_task(
-                "apps.provisioning.virtualmin_tasks.suspend_virtualmin_account",
-                service_id,
-                job_id=job.pk,
-                nonce=job.claim_nonce,
-                timeout=SUSPEND_TIMEOUT,
-                cluster=cluster_for("provisioning"),
-            ),
-        )
+    return _queue_once(
+        service_id,
+        Operation.SUSPEND,
+        lambda job: async_task(
+            "apps.provisioning.virtualmin_tasks.suspend_virtualmin_account",
+            service_id,
+            job_id=job.pk,
+            nonce=job.claim_nonce,
+            timeout=SUSPEND_TIMEOUT,
+            cluster=cluster_for("provisioning"),
+        ),
+    )
 
 
 def unsuspend_virtualmin_account_async(service_id: int) -> str:
     """Queue re-enabling."""
-    with transaction.atomic():
-        job, fresh = _open(service_id, Operation.UNSUSPEND)
-        if not fresh:
-            return job.task_id
-        return _record(
-            job,
-            async_task(
-                "apps.provisioning.virtualmin_tasks.unsuspend_virtualmin_account",
-                service_id,
-                job_id=job.pk,
-                nonce=job.claim_nonce,
-                timeout=SUSPEND_TIMEOUT,
-                cluster=cluster_for("provisioning"),
-            ),
-        )
+    return _queue_once(
+        service_id,
+        Operation.UNSUSPEND,
+        lambda job: async_task(
+            "apps.provisioning.virtualmin_tasks.unsuspend_virtualmin_account",
+            service_id,
+            job_id=job.pk,
+            nonce=job.claim_nonce,
+            timeout=SUSPEND_TIMEOUT,
+            cluster=cluster_for("provisioning"),
+        ),
+    )
 
 
 def delete_virtualmin_account_async(service_id: int) -> str:
     """Queue deletion."""
-    with transaction.atomic():
-        job, fresh = _open(service_id, Operation.DELETE)
-        if not fresh:
-            return job.task_id
-        return _record(
-            job,
-            async_task(
-                "apps.provisioning.virtualmin_tasks.delete_virtualmin_account",
-                service_id,
-                job_id=job.pk,
-                nonce=job.claim_nonce,
-                timeout=DELETE_TIMEOUT,
-                cluster=cluster_for("provisioning"),
-            ),
-        )
+    return _queue_once(
+        service_id,
+        Operation.DELETE,
+        lambda job: async_task(
+            "apps.provisioning.virtualmin_tasks.delete_virtualmin_account",
+            service_id,
+            job_id=job.pk,
+            nonce=job.claim_nonce,
+            timeout=DELETE_TIMEOUT,
+            cluster=cluster_for("provisioning"),
+        ),
+    )
 
 
 def retry_virtualmin_job(job_id: int, nonce: str) -> dict[str, Any]:

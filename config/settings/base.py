@@ -126,7 +126,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every emitted line goes through the credential redaction of apps.common.security.
+    "filters": {"redact": {"()": "apps.common.logging.RedactingFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     # The tasks' structured lines (🔄 ✅ ❌ 💥 [App]) and the cluster's own log.
     "loggers": {

@@ -20,14 +20,21 @@ VM_PASSWORD = "secret-vm-Pa55"
 
 
 class _Collect(logging.Handler):
+    """Every record at any level: the raw message (our code must never put a secret in one) and
+    the traceback as the configured handlers render it (through the redacting filter)."""
+
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        from apps.common.logging import RedactingFilter
+
         text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text += f" {record.exc_info[1]!r}"
+        if record.exc_info or record.exc_text:
+            rendered = logging.makeLogRecord(record.__dict__)
+            RedactingFilter().filter(rendered)
+            text += f" {rendered.exc_text}"
         self.lines.append(text)
 
 
@@ -64,7 +71,9 @@ def no_credentials_leak(request: pytest.FixtureRequest) -> Iterator[_Collect]:
     """After every test: no secret in its captured logs or in anything it stored."""
     handler = _Collect()
     root = logging.getLogger()
+    level = root.level
     root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
     try:
         yield handler
         texts = list(handler.lines)
@@ -75,6 +84,7 @@ def no_credentials_leak(request: pytest.FixtureRequest) -> Iterator[_Collect]:
             assert not leaks, f"credential leaked: {leaks[0][:200]}"
     finally:
         root.removeHandler(handler)
+        root.setLevel(level)
 
 
 @pytest.fixture

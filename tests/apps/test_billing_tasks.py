@@ -252,3 +252,21 @@ def test_dunning_mail_is_sent_once_per_attempt(customer):
     again = send_customer_notification(customer.pk, "payment_failed", "dunning:1:1", context)
     assert first["duplicate"] is False and again["duplicate"] is True
     assert len(mail.outbox) == 1 and "INV-1" in mail.outbox[0].subject
+
+
+def test_retry_sweep_queues_the_attempt_once_it_is_due(payments, subscription):
+    subscription.customer.stripe_payment_method_id = "pm_card_chargeDeclined"
+    subscription.customer.save()
+    tasks.generate_daily_invoices()
+    invoice = Invoice.objects.get()
+    tasks.collect_invoice_payment(invoice.pk)
+    OrmQ.objects.all().delete()
+
+    with time_machine.travel(timezone.now() + dt.timedelta(days=1, minutes=1), tick=False):
+        assert tasks.retry_failed_payments() == {"success": True, "queued": 1}
+    assert _queued_funcs() == ["apps.billing.tasks.collect_invoice_payment"]
+
+
+def test_generate_daily_invoices_async_queues_the_run():
+    tasks.generate_daily_invoices_async()
+    assert _queued_funcs() == ["apps.billing.tasks.generate_daily_invoices"]

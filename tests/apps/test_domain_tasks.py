@@ -132,3 +132,18 @@ def test_expiration_check_expires_renews_and_warns(customer):
         "apps.domains.tasks.renew_domain",
         "apps.domains.tasks.renew_domain",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_and_renew_run_through_the_worker(registrar, ledger, domain, expiry):
+    from tests.apps.conftest import run_queued
+
+    registrar.add_domain("ana-shop.ro", expiry)
+    tasks.check_domain_expirations_async()
+    done = run_queued()
+    assert [d["func"] for d in done] == [
+        "apps.domains.tasks.check_domain_expirations",
+        "apps.domains.tasks.renew_domain",
+    ]
+    assert all(d["success"] for d in done) and done[1]["result"]["action"] == "renewed"
+    assert _renewals(ledger) == 1

@@ -19,7 +19,7 @@ CREATE = ProvisioningJob.Operation.CREATE
 
 def test_new_job_is_pending_with_a_nonce_and_reused_while_open(service):
     job = jobs.request_job(service, CREATE)
-    assert job.status == ProvisioningJob.Status.PENDING and len(job.claim_nonce) == 32
+    assert job.status == ProvisioningJob.Status.PENDING and job.claim_nonce == f"{job.pk}.1"
     assert jobs.request_job(service, CREATE).pk == job.pk
     assert jobs.request_job(service, ProvisioningJob.Operation.SUSPEND).pk != job.pk
 
@@ -32,10 +32,10 @@ def test_double_claim_only_one_wins(service):
 
 def test_stale_nonce_is_refused_everywhere(service):
     job = jobs.request_job(service, CREATE)
-    assert jobs.start(job.pk, "0" * 32) == jobs.StartOutcome.STALE_CLAIM
+    assert jobs.start(job.pk, f"{job.pk}.0") == jobs.StartOutcome.STALE_CLAIM
     assert jobs.start(job.pk, job.claim_nonce) == jobs.StartOutcome.STARTED
-    assert not jobs.complete(job.pk, "0" * 32)
-    assert jobs.fail(job.pk, "0" * 32, "x", Retriability.RETRIABLE) is None
+    assert not jobs.complete(job.pk, f"{job.pk}.0")
+    assert not jobs.fail(job.pk, f"{job.pk}.0", "x", Retriability.RETRIABLE).recorded
     job.refresh_from_db()
     assert job.status == ProvisioningJob.Status.RUNNING
 
@@ -67,16 +67,17 @@ def test_backoff_is_exponential_until_exhaustion_then_terminal(service):
     for attempt in range(4):
         with time_machine.travel(now, tick=False):
             assert jobs.start(job.pk, nonce) == jobs.StartOutcome.STARTED
-            retry_at = jobs.fail(job.pk, nonce, "Too many requests", Retriability.RETRIABLE)
+            failure = jobs.fail(job.pk, nonce, "Too many requests", Retriability.RETRIABLE)
+        retry_at = failure.retry_at
         if attempt == 3:
-            assert retry_at is None  # exhausted: terminal
+            assert failure.terminal  # exhausted
             break
         delays.append(retry_at - now)
         now = retry_at
         with time_machine.travel(now, tick=False):
             assert jobs.due_for_retry() == [job.pk]
             nonce = jobs.claim_for_retry(job.pk)
-            assert nonce is not None
+            assert nonce == f"{job.pk}.{attempt + 2}"  # a new, deterministic fencing token
             assert jobs.claim_for_retry(job.pk) is None  # claimed once only
     assert delays == [dt.timedelta(minutes=m) for m in (5, 10, 20)]
     job.refresh_from_db()
@@ -88,7 +89,7 @@ def test_backoff_is_exponential_until_exhaustion_then_terminal(service):
 def test_not_retriable_failure_is_terminal_at_once(service):
     job = jobs.request_job(service, CREATE)
     jobs.start(job.pk, job.claim_nonce)
-    assert jobs.fail(job.pk, job.claim_nonce, "Invalid domain", Retriability.NOT_RETRIABLE) is None
+    assert jobs.fail(job.pk, job.claim_nonce, "Invalid domain", Retriability.NOT_RETRIABLE).terminal
     job.refresh_from_db()
     assert job.is_terminal and job.last_retriability == "not_retriable"
 

@@ -100,3 +100,29 @@ def test_echoed_and_embedded_credentials_never_reach_results_or_logs(
     assert any("[REDACTED]" in t for t in texts)  # the echoes really happened
     for secret in [*secrets_in_use(), *sent_passwords]:
         assert not [t for t in texts if secret in t], secret
+
+
+@pytest.mark.django_db
+def test_unexpected_errors_are_reraised_and_logged_without_the_secret(
+    virtualmin, service, monkeypatch, no_credentials_leak
+):
+    import logging
+
+    from apps.common.logging import RedactingFilter
+    from apps.common.retriability import UnexpectedTaskError
+    from apps.provisioning.gateway import VirtualminGateway
+
+    def boom(self, domain):  # type: ignore[no-untyped-def]
+        raise RuntimeError(f"parser crashed on 'admin:{VM_PASSWORD}'")
+
+    monkeypatch.setattr(VirtualminGateway, "get_domain", boom)
+    with pytest.raises(UnexpectedTaskError) as caught:
+        virtualmin_tasks.provision_virtualmin_account(service.pk)
+    assert VM_PASSWORD not in str(caught.value) and "[REDACTED]" in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    crash = [line for line in no_credentials_leak.lines if "💥" in line]
+    assert crash and "RuntimeError" in crash[0] and VM_PASSWORD not in crash[0]
+
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "pw %s", (VM_PASSWORD,), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "pw [REDACTED]"

@@ -176,3 +176,72 @@ def test_retry_sweep_recovers_a_dead_worker_job(virtualmin, ledger, service):
     assert done[0]["result"]["success"] is True
     job.refresh_from_db()
     assert job.status == ProvisioningJob.Status.COMPLETED and job.retry_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_async_wrapper_runs_through_the_worker(virtualmin, ledger, service):
+    for wrapper in (
+        virtualmin_tasks.provision_virtualmin_account_async,
+        virtualmin_tasks.suspend_virtualmin_account_async,
+        virtualmin_tasks.unsuspend_virtualmin_account_async,
+        virtualmin_tasks.delete_virtualmin_account_async,
+    ):
+        task_id = wrapper(service.pk)
+        done = run_queued()
+        assert [d["success"] for d in done] == [True], wrapper.__name__
+        assert ProvisioningJob.objects.get(task_id=task_id).status == "completed"
+    assert _effects(ledger) == [
+        "domain.created",
+        "domain.disabled",
+        "domain.enabled",
+        "domain.deleted",
+    ]
+
+
+def test_a_message_for_another_service_is_refused(virtualmin, ledger, service, customer, server):
+    other = HostingService.objects.create(
+        customer=customer,
+        server=server,
+        domain="other.ro",
+        username="other",
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    job = jobs.request_job(service, ProvisioningJob.Operation.CREATE)
+    result = virtualmin_tasks.provision_virtualmin_account(other.pk, job.pk, job.claim_nonce)
+    assert result["success"] is False and "does not match" in result["error"]
+    assert ledger.entries() == []
+
+
+def test_exhausted_retriable_failure_is_returned_not_raised(rsps, ledger, service):
+    make_virtualmin(rsps, ledger, {"rules": [{"type": "rate_limit", "operation": "list-domains"}]})
+    job = jobs.request_job(service, ProvisioningJob.Operation.CREATE, max_retries=0)
+
+    result = virtualmin_tasks.provision_virtualmin_account(service.pk, job.pk, job.claim_nonce)
+
+    assert result["success"] is False and result["next_retry_at"] is None
+    job.refresh_from_db()
+    assert job.is_terminal
+    service.refresh_from_db()
+    assert service.status == HostingService.Status.FAILED
+
+
+def test_a_worker_that_lost_its_claim_mid_call_records_nothing(rsps, ledger, service, monkeypatch):
+    from apps.provisioning.gateway import VirtualminGateway
+
+    make_virtualmin(rsps, ledger, {"rules": [{"type": "rate_limit", "operation": "list-domains"}]})
+    job = jobs.request_job(service, ProvisioningJob.Operation.CREATE)
+    real = VirtualminGateway.get_domain
+
+    def slow_call(self, domain):  # type: ignore[no-untyped-def]
+        # Meanwhile the lease expired and the sweep handed the job to someone else.
+        ProvisioningJob.objects.filter(pk=job.pk).update(claim_nonce=f"{job.pk}.9")
+        return real(self, domain)
+
+    monkeypatch.setattr(VirtualminGateway, "get_domain", slow_call)
+    result = virtualmin_tasks.provision_virtualmin_account(service.pk, job.pk, job.claim_nonce)
+
+    assert result == {"success": False, "job_id": job.pk, "error": "claim lost (stale nonce)"}
+    job.refresh_from_db()
+    assert job.status == ProvisioningJob.Status.RUNNING and job.last_error == ""
+    assert not AuditEvent.objects.filter(event_type="task.failed").exists()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -112,9 +113,20 @@ def test_no_usable_database_is_one_line_and_exit_2(argv: list[str], env: dict[st
     assert "DATABASE_URL" in lines[0] and "embedded" in lines[0]
 
 
-def test_embedded_cold_start_from_template_then_reuse(tmp_path: Path) -> None:
+@pytest.fixture
+def private_root() -> Iterator[Path]:
+    """A data root of our own (not pytest's tmp_path, which a parallel pytest may prune)."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="dq-harness-test-"))
+    yield base / "pgroot"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_embedded_cold_start_from_template_then_reuse(private_root: Path) -> None:
     """A fresh root: initdb once into a template, copy it, then reuse the data dir."""
-    root = tmp_path / "pgroot"
+    root = private_root
     code = """
         import json, time
         from harness import database
@@ -151,3 +163,31 @@ def test_embedded_cold_start_from_template_then_reuse(tmp_path: Path) -> None:
     assert third.returncode == 0, third.stderr
     assert (root / "template" / "PG_VERSION").stat().st_mtime_ns == template_stamp
     assert (root / "data" / "PG_VERSION").exists()
+
+
+def test_db_url_round_trips_as_database_url() -> None:
+    """``harness db --url`` prints a URL that, given back as DATABASE_URL, reaches the same
+    server (a socket directory must be percent-encoded in the host part)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    printed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "db", "--url"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    url = printed.stdout.strip()
+    code = """
+        from harness import database
+        import psycopg
+        s = database.resolve().settings
+        with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"]) as c:
+            print(database.resolve().source, c.execute("show data_directory").fetchone()[0])
+    """
+    direct = _run(code)
+    via_url = _run(code, DATABASE_URL=url)
+    assert via_url.returncode == 0, via_url.stderr
+    assert via_url.stdout.split()[0] == "url"
+    assert via_url.stdout.split()[1] == direct.stdout.split()[1]

@@ -31,8 +31,12 @@ def test_runs_inside_the_test_transaction(qsim: Simulation) -> None:
 @pytest.mark.qsim()
 def test_a_scheduler_pass_that_raises_fails_the_test(qsim: Simulation) -> None:
     # An args literal django-q2 cannot parse: the scheduler logs it and rolls back, every pass.
-    schedule("tests.harness.sample_tasks.tick", schedule_type=Schedule.HOURLY, name="broken",
-             next_run=qsim.now() + timedelta(minutes=1))
+    schedule(
+        "tests.harness.sample_tasks.tick",
+        schedule_type=Schedule.HOURLY,
+        name="broken",
+        next_run=qsim.now() + timedelta(minutes=1),
+    )
     Schedule.objects.filter(name="broken").update(args="(1, ")
     with pytest.raises(SimulationError, match="Could not create task from schedule"):
         qsim.advance(minutes=5)
@@ -41,8 +45,7 @@ def test_a_scheduler_pass_that_raises_fails_the_test(qsim: Simulation) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_watchdog_stops_an_endless_task() -> None:
-    with Simulation(datetime(2026, 2, 1, tzinfo=UTC), [ClusterSpec()],
-                    watchdog_seconds=0.5) as sim:
+    with Simulation(datetime(2026, 2, 1, tzinfo=UTC), [ClusterSpec()], watchdog_seconds=0.5) as sim:
         async_task("tests.harness.sample_tasks.spin")
         with pytest.raises(SimulationError) as info:
             sim.advance(minutes=1)
@@ -70,8 +73,9 @@ def test_redis_broker_variant_runs_tasks_once_without_redelivery(settings) -> No
     old = Conf.REDIS
     Conf.REDIS = url
     try:
-        with Simulation(datetime(2026, 2, 1, tzinfo=UTC), [ClusterSpec(name=name, retry=60)],
-                        broker="redis") as sim:
+        with Simulation(
+            datetime(2026, 2, 1, tzinfo=UTC), [ClusterSpec(name=name, retry=60)], broker="redis"
+        ) as sim:
             async_task("tests.harness.sample_tasks.add", 1, 1, cluster=name)
             async_task("tests.harness.sample_tasks.fail", cluster=name)
             sim.advance(minutes=10)

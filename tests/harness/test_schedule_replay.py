@@ -51,30 +51,34 @@ def fixed_slots(first: datetime, step: timedelta, end: datetime) -> list[datetim
 
 
 WINDOWS = {
-    # start (local midnight), the DST change inside it, a month end inside it
-    "spring-forward": (local(2026, 3, 15), (2026, 3, 31, 9, 0)),
-    "fall-back": (local(2026, 10, 10), (2026, 10, 31, 9, 0)),
+    # start (local midnight), a month end inside it, the fixed-interval schedules to include.
+    # MINUTES and HOURLY are pure UTC arithmetic (no DST correction), so the dense hourly
+    # schedule runs in one window only; both windows cross a DST change and a month end.
+    "spring-forward": (local(2026, 3, 15), (2026, 3, 31, 9, 0), {"minutes": 240, "hourly": True}),
+    "fall-back": (local(2026, 10, 10), (2026, 10, 31, 9, 0), {"minutes": 720, "hourly": False}),
 }
 
 
 @pytest.mark.parametrize("window", sorted(WINDOWS))
 def test_thirty_days_of_every_schedule_type(window: str) -> None:
-    start, month_end = WINDOWS[window]
+    start, month_end, fixed = WINDOWS[window]
     end = start + timedelta(days=30)
     expected: dict[str, list[datetime]] = {}
     with Simulation(start, [ClusterSpec(workers=2, retry=600, catch_up=False)], seed=3) as sim:
         first = start + timedelta(minutes=7)
+        every = fixed["minutes"]
         schedule(
             FUNC,
             "minutes",
-            name="minutes-240",
+            name=f"minutes-{every}",
             schedule_type=Schedule.MINUTES,
-            minutes=240,
+            minutes=every,
             next_run=first,
         )
-        expected["minutes-240"] = fixed_slots(first, timedelta(minutes=240), end)
-        schedule(FUNC, "hourly", name="hourly", schedule_type=Schedule.HOURLY, next_run=first)
-        expected["hourly"] = fixed_slots(first, timedelta(hours=1), end)
+        expected[f"minutes-{every}"] = fixed_slots(first, timedelta(minutes=every), end)
+        if fixed["hourly"]:
+            schedule(FUNC, "hourly", name="hourly", schedule_type=Schedule.HOURLY, next_run=first)
+            expected["hourly"] = fixed_slots(first, timedelta(hours=1), end)
         daily_first = datetime(
             start.astimezone(TZ).year,
             start.astimezone(TZ).month,

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from apps.common.queues import PRIORITY_AREAS
@@ -90,6 +90,7 @@ class Command(BaseCommand):
         call_command("setup_all_tasks", stdout=self.stdout)
 
         children: list[subprocess.Popen[bytes]] = []
+        died: list[str] = []
         stopping = False
 
         def request_stop(signum: int, frame: Any) -> None:
@@ -107,6 +108,7 @@ class Command(BaseCommand):
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    process_group=0,
                 )
             )
             for area in PRIORITY_AREAS if settings.PRAHO_PRIORITY_CLUSTERS else ():
@@ -132,6 +134,7 @@ class Command(BaseCommand):
             self.stdout.flush()
             while not stopping and all(child.poll() is None for child in children):
                 time.sleep(0.2)
+            died = [str(c.args[2]) for c in children if not stopping and c.poll() is not None]
         finally:
             self.stdout.write("🛑 Stopping workers and server...")
             _stop(children)
@@ -139,6 +142,8 @@ class Command(BaseCommand):
                 server.stop()
             log.close()
             self.stdout.write("👋 Stopped.")
+        if died:
+            raise CommandError(f"{', '.join(died)} exited unexpectedly; see {options['log_file']}")
 
 
 def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:

@@ -1,0 +1,122 @@
+"""Options and fixtures of the benchmark run (``make bench``; docs/benchmarks.md).
+
+Options (each also an environment variable, for ``make``):
+
+``--bench-grid`` / ``BENCH_GRID``            ``default`` (one knob at a time) or ``full``
+``--bench-tasks`` / ``BENCH_TASKS``          tasks per round of the drain and floor benchmarks
+``--bench-tasks-pruned`` / ``BENCH_TASKS_PRUNED``  tasks per drain round when ``save_limit > 0``
+                                             (its prune makes those ~15× slower)
+``--bench-latency-tasks`` / ``BENCH_LATENCY_TASKS``  tasks per paced latency round
+``--bench-rate`` / ``BENCH_RATE``            enqueue rate of the latency rounds (tasks/s)
+``--bench-rounds`` / ``BENCH_ROUNDS``        rounds per benchmark (3)
+
+The bench database is ``<harness database>_bench`` on the server :mod:`harness.database`
+resolves (``BENCH_DB_NAME`` overrides it); Redis is ``HARNESS_REDIS_URL`` or 127.0.0.1:6379/0.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from benchmarks import benchdb, grid
+from benchmarks.qbench import BenchEnv
+
+REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
+
+
+def _env_default(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dq-harness benchmarks")
+    group.addoption(
+        "--bench-grid",
+        default=_env_default("BENCH_GRID", "default"),
+        choices=grid.GRIDS,
+        help="configurations to measure",
+    )
+    group.addoption("--bench-tasks", type=int, default=int(_env_default("BENCH_TASKS", "1000")))
+    group.addoption(
+        "--bench-tasks-pruned", type=int, default=int(_env_default("BENCH_TASKS_PRUNED", "100"))
+    )
+    group.addoption(
+        "--bench-latency-tasks", type=int, default=int(_env_default("BENCH_LATENCY_TASKS", "30"))
+    )
+    group.addoption("--bench-rate", type=float, default=float(_env_default("BENCH_RATE", "5")))
+    group.addoption("--bench-rounds", type=int, default=int(_env_default("BENCH_ROUNDS", "3")))
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    grid: str
+    tasks: int
+    tasks_pruned: int
+    latency_tasks: int
+    rate: float
+    rounds: int
+
+
+@pytest.fixture(scope="session")
+def bench_opts(pytestconfig: pytest.Config) -> BenchOptions:
+    opts = BenchOptions(
+        grid=pytestconfig.getoption("bench_grid"),
+        tasks=pytestconfig.getoption("bench_tasks"),
+        tasks_pruned=pytestconfig.getoption("bench_tasks_pruned"),
+        latency_tasks=pytestconfig.getoption("bench_latency_tasks"),
+        rate=pytestconfig.getoption("bench_rate"),
+        rounds=pytestconfig.getoption("bench_rounds"),
+    )
+    if min(opts.tasks, opts.tasks_pruned, opts.latency_tasks, opts.rounds) < 1 or opts.rate <= 0:
+        pytest.exit("benchmark sizes, rounds and rate must be positive", returncode=2)
+    return opts
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    kind = metafunc.config.getoption("bench_grid")
+    if "drain_cfg" in metafunc.fixturenames:
+        cfgs = grid.drain_grid(kind)
+        metafunc.parametrize("drain_cfg", cfgs, ids=[c.id for c in cfgs])
+    if "latency_cfg" in metafunc.fixturenames:
+        cfgs = grid.latency_grid(kind)
+        metafunc.parametrize("latency_cfg", cfgs, ids=[c.id for c in cfgs])
+    if "floor_pair" in metafunc.fixturenames:
+        pairs = grid.floor_grid(kind)
+        metafunc.parametrize("floor_pair", pairs, ids=[f"c{c}-b{b}" for c, b in pairs])
+
+
+@pytest.fixture(scope="session")
+def bench_env() -> BenchEnv:
+    """The bench database (created and migrated once per run) with the save probe, and Redis."""
+    from harness.database import DatabaseUnavailable, resolve
+
+    try:
+        settings = resolve().settings
+    except DatabaseUnavailable as exc:
+        pytest.exit(f"error: {exc}", returncode=2)
+    name = os.environ.get("BENCH_DB_NAME") or f"{settings['NAME']}_bench"
+    benchdb.ensure_database(settings, name)
+    benchdb.migrate({"BENCH_DB_NAME": name})
+    db = benchdb.connect_kwargs(settings, name)
+    with benchdb.connect(db) as conn:
+        benchdb.install_probe(conn)
+    redis_url = os.environ.get("HARNESS_REDIS_URL") or REDIS_DEFAULT
+    return BenchEnv(
+        db=db,
+        db_name=name,
+        redis_url=redis_url,
+        log_dir=benchdb.REPO_ROOT / "reports" / "bench" / "logs",
+        redis_ok=_redis_answers(redis_url),
+    )
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False

@@ -1,0 +1,414 @@
+"""Summary table, chart and regression gate over pytest-benchmark JSON.
+
+Any benchmark in ``benchmarks/`` joins the table and the chart by setting, in
+``benchmark.extra_info``:
+
+* ``tasks``: tasks executed per round (tasks/s = ``tasks`` / median round time);
+* ``group``: the row group (falls back to pytest-benchmark's own ``group``, then "other");
+* optionally ``config`` (row label), ``latency_ms`` (``{"start"|"saved": {"p50"|"p95"|"p99": ms}}``)
+  and ``rounds_tasks_per_s``.
+
+Commands (exit 0 ok, 1 regression, 2 bad input with one line on stderr and nothing written)::
+
+    python -m benchmarks.report summary RUN.json [--md FILE] [--html FILE]
+    python -m benchmarks.report compare BASELINE.json RUN.json [--threshold 15]
+
+Same input, same bytes out: nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+
+class ReportError(HarnessError):
+    """Unreadable or unusable benchmark JSON."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark of a run, as the summary shows it."""
+
+    group: str
+    name: str
+    label: str
+    tasks: int | None
+    median_s: float
+    min_s: float
+    max_s: float
+    rounds: int
+    latency: dict[str, dict[str, float]] | None
+    load1: float | None = None  # 1-minute load average when the benchmark ended
+    paced: bool = False  # tasks arrived at a fixed rate: tasks/s is the offered load
+
+    @property
+    def tasks_per_s(self) -> float | None:
+        return self.tasks / self.median_s if self.tasks and self.median_s > 0 else None
+
+    @property
+    def spread_pct(self) -> float:
+        """(slowest − fastest round) / median, in percent."""
+        return (self.max_s - self.min_s) / self.median_s * 100 if self.median_s > 0 else 0.0
+
+    @property
+    def range_tasks_per_s(self) -> tuple[float, float] | None:
+        if not self.tasks or self.min_s <= 0:
+            return None
+        return self.tasks / self.max_s, self.tasks / self.min_s
+
+
+@dataclass(frozen=True)
+class Run:
+    rows: list[Row]
+    machine: str
+    when: str
+    commit: str
+
+
+def load(path: str | Path) -> Run:
+    """Read a pytest-benchmark JSON file (``--benchmark-json``)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file (run `make bench` first)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise ReportError(f"{path}: not pytest-benchmark JSON (no 'benchmarks' list)")
+    rows = []
+    for bench in data["benchmarks"]:
+        try:
+            rows.append(_row(bench))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(f"{path}: malformed benchmark entry ({exc!r})") from None
+    machine = data.get("machine_info") or {}
+    cpu = (machine.get("cpu") or {}).get("brand_raw", "")
+    commit = data.get("commit_info") or {}
+    return Run(
+        rows=rows,
+        machine=" ".join(x for x in (machine.get("node", ""), cpu) if x),
+        when=str(data.get("datetime", "")),
+        commit=str(commit.get("id", ""))[:10],
+    )
+
+
+def _row(bench: dict[str, Any]) -> Row:
+    extra = bench.get("extra_info") or {}
+    stats = bench["stats"]
+    tasks = extra.get("tasks")
+    return Row(
+        group=str(extra.get("group") or bench.get("group") or "other"),
+        name=str(bench["name"]),
+        label=str(extra.get("config") or bench.get("param") or bench["name"]),
+        tasks=int(tasks) if tasks else None,
+        median_s=float(stats["median"]),
+        min_s=float(stats["min"]),
+        max_s=float(stats["max"]),
+        rounds=int(stats["rounds"]),
+        latency=extra.get("latency_ms") or None,
+        load1=float(extra["load1"]) if extra.get("load1") is not None else None,
+        paced=extra.get("rate_per_s") is not None,
+    )
+
+
+def groups(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """Rows by group, groups in order of first appearance."""
+    out: dict[str, list[Row]] = {}
+    for row in rows:
+        out.setdefault(row.group, []).append(row)
+    return out
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _lat(row: Row, kind: str) -> str:
+    if not row.latency or kind not in row.latency:
+        return "–"
+    p = row.latency[kind]
+    return " / ".join(_num(p.get(k)) for k in ("p50", "p95", "p99"))
+
+
+HEADERS = (
+    "group",
+    "benchmark",
+    "tasks/round",
+    "median s",
+    "tasks/s",
+    "spread",
+    "start p50/p95/p99 ms",
+    "saved p50/p95/p99 ms",
+    "load",
+)
+
+
+def table_cells(row: Row) -> list[str]:
+    return [
+        row.group,
+        row.label,
+        _num(row.tasks) if row.tasks else "–",
+        f"{row.median_s:.3f}",
+        _num(row.tasks_per_s, 1),
+        f"{row.spread_pct:.1f} %",
+        _lat(row, "start"),
+        _lat(row, "saved"),
+        _num(row.load1, 1),
+    ]
+
+
+def best_per_group(rows: Sequence[Row]) -> list[tuple[str, Row]]:
+    """The fastest row (tasks/s) of each group that reports tasks (paced rows excluded)."""
+    best = []
+    for name, members in groups(rows).items():
+        rated = [r for r in members if r.tasks_per_s and not r.paced]
+        if rated:
+            best.append((name, max(rated, key=lambda r: r.tasks_per_s or 0.0)))
+    return best
+
+
+def markdown(run: Run) -> str:
+    lines = [
+        "# Benchmark summary",
+        "",
+        f"Run: {run.when or '?'} · machine: {run.machine or '?'} · commit: {run.commit or '?'}",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(HEADERS))) + "|",
+    ]
+    lines += ["| " + " | ".join(table_cells(r)) + " |" for r in run.rows]
+    best = best_per_group(run.rows)
+    if best:
+        top = max(r.tasks_per_s or 0.0 for _, r in best)
+        lines += ["", "## Best of each group", "", "| group | benchmark | tasks/s | × fastest |"]
+        lines += ["|---|---|---:|---:|"]
+        for name, row in best:
+            ratio = (row.tasks_per_s or 0.0) / top if top else 0.0
+            lines.append(f"| {name} | {row.label} | {_num(row.tasks_per_s, 1)} | {ratio:.3f} |")
+    lines += [
+        "",
+        "spread = (slowest − fastest round) / median round. Latency: enqueue→start and "
+        "enqueue→saved; for a released backlog, measured from the release instant. "
+        "load: the machine's 1-minute load average when the benchmark ended.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def print_table(run: Run, file: Any = None) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"Benchmarks ({run.when or '?'})")
+    for i, header in enumerate(HEADERS):
+        table.add_column(header, justify="left" if i < 2 else "right")
+    for row in run.rows:
+        table.add_row(*(escape(c) for c in table_cells(row)))
+    Console(file=file or sys.stdout, width=160).print(table)
+
+
+# -- chart --------------------------------------------------------------------------------------
+
+BAR_H, GAP, LEFT, WIDTH, TOP = 18, 6, 330, 900, 40
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d")
+
+
+def svg_chart(rows: Sequence[Row]) -> str:
+    """Horizontal bars of tasks/s on a log scale, whiskers = fastest/slowest round."""
+    rated = [r for r in rows if r.tasks_per_s]
+    if not rated:
+        return '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="30"></svg>'
+    hi_all = max((r.range_tasks_per_s or (0.0, 0.0))[1] for r in rated)
+    lo_all = min(r.tasks_per_s or 1.0 for r in rated)
+    lo_exp = math.floor(math.log10(max(lo_all, 1e-9)))
+    hi_exp = math.ceil(math.log10(max(hi_all, lo_all * 10)))
+    span = WIDTH - LEFT - 90
+
+    def x(value: float) -> float:
+        v = math.log10(max(value, 10.0**lo_exp))
+        return LEFT + (v - lo_exp) / (hi_exp - lo_exp) * span
+
+    colours = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups(rated))}
+    height = TOP + len(rated) * (BAR_H + GAP) + 30
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<text x="{LEFT}" y="16" font-weight="bold">tasks/s (log scale; whiskers: fastest '
+        "and slowest round)</text>",
+    ]
+    for exp in range(lo_exp, hi_exp + 1):
+        gx = x(10.0**exp)
+        out.append(
+            f'<line x1="{gx:.1f}" y1="{TOP - 8}" x2="{gx:.1f}" y2="{height - 24}" stroke="#ddd"/>'
+        )
+        out.append(
+            f'<text x="{gx:.1f}" y="{height - 8}" text-anchor="middle" fill="#555">'
+            f"{10**exp:,}</text>"
+        )
+    for i, row in enumerate(rated):
+        y = TOP + i * (BAR_H + GAP)
+        tps = row.tasks_per_s or 0.0
+        colour = colours[row.group]
+        label = html.escape(f"{row.group} · {row.label}")
+        out.append(f'<text x="{LEFT - 6}" y="{y + BAR_H - 5}" text-anchor="end">{label}</text>')
+        out.append(
+            f'<rect x="{LEFT}" y="{y}" width="{x(tps) - LEFT:.1f}" height="{BAR_H}" '
+            f'fill="{colour}"><title>{label}: {tps:,.1f} tasks/s</title></rect>'
+        )
+        rng = row.range_tasks_per_s
+        if rng:
+            mid = y + BAR_H / 2
+            out.append(
+                f'<line x1="{x(rng[0]):.1f}" y1="{mid}" x2="{x(rng[1]):.1f}" y2="{mid}" '
+                'stroke="#222"/>'
+            )
+        out.append(f'<text x="{x(tps) + 4:.1f}" y="{y + BAR_H - 5}">{tps:,.1f}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def html_page(run: Run) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in table_cells(r)) + "</tr>"
+        for r in run.rows
+    )
+    meta = html.escape(f"{run.when or '?'} · {run.machine or '?'} · commit {run.commit or '?'}")
+    return (
+        "<!doctype html>\n<html><head><meta charset='utf-8'><title>Benchmarks</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px}td:nth-child(n+3){text-align:right}"
+        "</style></head><body>\n"
+        f"<h1>Benchmarks</h1><p>{meta}</p>\n{svg_chart(run.rows)}\n"
+        f"<table><tr>{head}</tr>{body}</table>\n</body></html>\n"
+    )
+
+
+# -- compare ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    metric: str
+    baseline: float
+    current: float
+    worse_pct: float  # > 0: worse than the baseline
+    regressed: bool
+
+
+def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
+    """Per benchmark in both runs: tasks/s (higher is better), else median time (lower is
+    better); paced runs by their median enqueue→saved latency (lower is better)."""
+    base = {r.name: r for r in baseline.rows}
+    verdicts = []
+    for row in current.rows:
+        old = base.get(row.name)
+        if old is None:
+            continue
+        if row.paced and _saved_p50(row) and _saved_p50(old):
+            # a paced run's tasks/s is its offered load; its latency is what can regress
+            metric, b, c = "saved p50 ms", _saved_p50(old), _saved_p50(row)
+            worse = (c - b) / b * 100
+        elif row.tasks_per_s and old.tasks_per_s:
+            metric, b, c = "tasks/s", old.tasks_per_s, row.tasks_per_s
+            worse = (b - c) / b * 100
+        else:
+            metric, b, c = "median s", old.median_s, row.median_s
+            worse = (c - b) / b * 100 if b else 0.0
+        verdicts.append(Verdict(row.name, metric, b, c, worse, worse > threshold_pct))
+    return verdicts
+
+
+def _saved_p50(row: Row) -> float:
+    return float((row.latency or {}).get("saved", {}).get("p50") or 0.0)
+
+
+def print_compare(verdicts: Sequence[Verdict], threshold_pct: float, file: Any = None) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"Against the baseline (fail when worse by more than {threshold_pct:g} %)")
+    for header in ("benchmark", "metric", "baseline", "current", "worse by", "verdict"):
+        table.add_column(header, justify="left" if header in ("benchmark", "metric") else "right")
+    for v in verdicts:
+        table.add_row(
+            escape(v.name),
+            v.metric,
+            f"{v.baseline:,.3f}",
+            f"{v.current:,.3f}",
+            f"{v.worse_pct:+.1f} %",
+            "[red]REGRESSION[/red]" if v.regressed else "ok",
+        )
+    Console(file=file or sys.stdout, width=160).print(table)
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _Parser(prog="python -m benchmarks.report")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("summary", help="table (printed + markdown) and HTML chart of a run")
+    s.add_argument("run")
+    s.add_argument("--md", type=Path)
+    s.add_argument("--html", type=Path)
+    c = sub.add_parser("compare", help="exit 1 when a benchmark regressed beyond --threshold")
+    c.add_argument("baseline")
+    c.add_argument("run")
+    c.add_argument("--threshold", type=float, default=15.0, help="percent (default 15)")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "summary":
+            run = load(args.run)
+            if not run.rows:
+                raise ReportError(f"{args.run}: no benchmarks in this run")
+            md, page = markdown(run), html_page(run)
+            print_table(run)
+            for path, text in ((args.md, md), (args.html, page)):
+                if path:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(text)
+                    print(f"wrote {path}")
+            return 0
+        if args.threshold < 0:
+            raise ReportError("--threshold must not be negative")
+        verdicts = compare(load(args.baseline), load(args.run), args.threshold)
+        if not verdicts:
+            raise ReportError(f"{args.baseline} and {args.run} share no benchmark")
+        print_compare(verdicts, args.threshold)
+        bad = [v.name for v in verdicts if v.regressed]
+        if bad:
+            print(f"{len(bad)} regression(s) beyond {args.threshold:g} %: {', '.join(bad)}")
+            return 1
+        return 0
+    except ReportError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
