@@ -52,7 +52,10 @@ def checker_table(verdicts: list[Any]) -> Table:
 
 def print_summary(result: Any, console: Console | None = None) -> None:
     """Print the two tables and the overall verdict of a :class:`~harness.runner.RunResult`."""
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a CI log or a pipe: wide enough for full task paths
+            console = Console(width=140)
     console.print(task_table(result.stats))
     console.print()
     console.print(checker_table(result.verdicts))
