@@ -41,7 +41,15 @@ _NOT_RETRIABLE_PATTERNS = (
     "permission denied",
     "not allowed",
 )
-_RETRIABLE_EXTRA_PATTERNS = ("too many requests", "server busy", "try again", "overload")
+_REFUSAL_PATTERNS = (
+    "rate limit",
+    "temporarily unavailable",
+    "too many requests",
+    "server busy",
+    "try again",
+    "overload",
+)
+"""Texts of a remote that refused the work before doing it: provably not applied."""
 
 
 def _is_retryable_error(error_message: str) -> bool:
@@ -59,15 +67,20 @@ def _is_retryable_error(error_message: str) -> bool:
 def classify_error_text(error_message: str) -> Retriability:
     """Classify a remote's *application* error message (an answer was received).
 
-    The remote answered, so a message saying "rate limit" means it refused the work
-    (RETRIABLE); one saying "already exists" or "invalid" will never change (NOT_RETRIABLE);
-    anything else is UNKNOWN, because we cannot prove the mutation was not applied.
+    The remote answered. A permanent verdict ("already exists", "invalid") is checked first: it
+    never changes, whatever else the text holds (a domain may be called ``overload.ro``). A
+    refusal ("rate limit", "too many requests") means it did not do the work (RETRIABLE). The
+    seed's other transient texts ("server error", "connection timeout", "network error") say
+    something broke *while* working, so the mutation may have been applied: UNKNOWN, like an
+    HTTP 5xx. Anything else is UNKNOWN too.
     """
     text = (error_message or "").lower()
-    if _is_retryable_error(text) or any(p in text for p in _RETRIABLE_EXTRA_PATTERNS):
-        return Retriability.RETRIABLE
     if any(p in text for p in _NOT_RETRIABLE_PATTERNS):
         return Retriability.NOT_RETRIABLE
+    if any(p in text for p in _REFUSAL_PATTERNS):
+        return Retriability.RETRIABLE
+    if _is_retryable_error(text):  # the seed's verdict: transient, but maybe applied
+        return Retriability.UNKNOWN
     return Retriability.UNKNOWN
 
 

@@ -40,7 +40,7 @@ from apps.provisioning.models import VirtualminServer
 API_PATH = "/virtual-server/remote.cgi"
 READ_ONLY_PROGRAMS = frozenset({"info", "list-domains", "list-templates", "list-bandwidth"})
 MUTATING_PROGRAMS = frozenset({"create-domain", "delete-domain", "disable-domain", "enable-domain"})
-_RETRIABLE_CODES = {429, 500, 502, 503, 504}
+_RETRIABLE_CODES = {429}  # a refusal; a 5xx code is a failure while working: UNKNOWN
 _NOT_RETRIABLE_CODES = {400, 401, 403, 404, 409, 422}
 
 
@@ -172,8 +172,10 @@ def _classify_envelope(body: dict[str, Any], error: str) -> Retriability:
         code = int(code) if code is not None else None
     except (TypeError, ValueError):
         code = None
-    if code is not None and (code in _RETRIABLE_CODES or code >= 500):
+    if code in _RETRIABLE_CODES:
         return Retriability.RETRIABLE
+    if code is not None and code >= 500:
+        return Retriability.UNKNOWN  # as an HTTP 5xx: may have been applied
     if code in _NOT_RETRIABLE_CODES:
         return Retriability.NOT_RETRIABLE
     return classify_error_text(error)

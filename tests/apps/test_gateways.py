@@ -25,7 +25,10 @@ def _error(call: Any) -> GatewayError:
     ("envelope", "expected"),
     [
         ({"status": "failure", "error": "boom", "error_code": 429}, Retriability.RETRIABLE),
-        ({"status": "failure", "error": "boom", "code": 503}, Retriability.RETRIABLE),
+        # A 5xx code is a failure while working (as an HTTP 5xx): it may have been applied.
+        ({"status": "failure", "error": "boom", "code": 503}, Retriability.UNKNOWN),
+        ({"status": "failure", "error": "Virtual server overload.ro already exists"},
+         Retriability.NOT_RETRIABLE),
         ({"status": "failure", "error": "boom", "error_code": 409}, Retriability.NOT_RETRIABLE),
         ({"status": "failure", "error": "Virtual server x already exists"},
          Retriability.NOT_RETRIABLE),
