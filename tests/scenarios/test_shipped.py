@@ -40,13 +40,20 @@ def test_shipped_scenario_holds_and_matches_its_golden(name, run_scenario):
     assert div is None, f"line {div.line}:\n- {div.expected}\n+ {div.actual}"
 
 
-def test_spring_forward_exposes_the_platforms_0330_drift(run_scenario):
-    """A real finding: 03:30 does not exist on 29 March 2026 in Bucharest; the platform's first
-    run is 04:30 EEST and Django-Q2's DAILY arithmetic then keeps 04:30 for good."""
+def test_spring_forward_exposes_a_0330_daily_drift_and_the_platform_holds(run_scenario):
+    """03:30 does not exist on 29 March 2026 in Bucharest: the fixture's first run is 04:30 EEST
+    and Django-Q2's DAILY arithmetic then keeps 04:30 for good. The platform's own daily
+    schedules (its cleanup moved from 03:30 to 04:30 because of this) keep their times."""
     result = run_scenario(str(Path(__file__).parent / "dst-spring-forward.toml"))
     failed = {v.name for v in result.failed}
     assert failed == {"schedule-adherence"}
     v = result.verdict("schedule-adherence")
-    assert "customers-inactive-cleanup" in v.message
+    assert "fixture-daily-0330" in v.message
     assert any("2026-03-30 03:30:00 EEST never fired" in e for e in v.evidence)
-    assert all("billing-daily-invoices" not in e for e in v.evidence)  # 02:00 survives DST
+    platform = (
+        "billing-daily-invoices",
+        "customers-inactive-cleanup",
+        "common-cleanup-old-tasks",
+        "domains-expiration-check",
+    )
+    assert not any(name in e for e in v.evidence for name in platform), v.evidence
