@@ -51,8 +51,6 @@ from harness.timeline import Timeline
 EPS = timedelta(microseconds=1)
 SCHEDULER_PERIOD = timedelta(seconds=30)  # Sentinel.guard: counter >= 30 → scheduler()
 
-log = logging.getLogger("harness.driver")
-
 
 class SimulationError(AssertionError):
     """A run ended with a finding that must fail it (scheduler error, watchdog, …)."""
