@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(PY) -m harness.cli replay month-in-production --report reports
 
 test: $(STAMP)
+	@tools/ensure-chromium
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
 # The database and broker layer only; CI runs it against the machine's PostgreSQL and Redis.

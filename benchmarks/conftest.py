@@ -6,9 +6,12 @@ Options (each also an environment variable, for ``make``):
 ``--bench-tasks`` / ``BENCH_TASKS``          tasks per round of the drain and floor benchmarks
 ``--bench-tasks-pruned`` / ``BENCH_TASKS_PRUNED``  tasks per drain round when ``save_limit > 0``
                                              (its prune makes those ~15× slower)
+``--bench-floor-tasks`` / ``BENCH_FLOOR_TASKS``  tasks per floor round (a tenth when pruned):
+                                             floors are fast, so bigger rounds to outlast noise
 ``--bench-latency-tasks`` / ``BENCH_LATENCY_TASKS``  tasks per paced latency round
 ``--bench-rate`` / ``BENCH_RATE``            enqueue rate of the latency rounds (tasks/s)
 ``--bench-rounds`` / ``BENCH_ROUNDS``        rounds per benchmark (3)
+``--bench-warmup`` / ``BENCH_WARMUP``        untimed rounds first, in-process and floors (1)
 
 The bench database is ``<harness database>_bench`` on the server :mod:`harness.database`
 resolves (``BENCH_DB_NAME`` overrides it); Redis is ``HARNESS_REDIS_URL`` or 127.0.0.1:6379/0.
@@ -44,10 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--bench-tasks-pruned", type=int, default=int(_env_default("BENCH_TASKS_PRUNED", "100"))
     )
     group.addoption(
+        "--bench-floor-tasks", type=int, default=int(_env_default("BENCH_FLOOR_TASKS", "3000"))
+    )
+    group.addoption(
         "--bench-latency-tasks", type=int, default=int(_env_default("BENCH_LATENCY_TASKS", "30"))
     )
     group.addoption("--bench-rate", type=float, default=float(_env_default("BENCH_RATE", "5")))
     group.addoption("--bench-rounds", type=int, default=int(_env_default("BENCH_ROUNDS", "3")))
+    group.addoption("--bench-warmup", type=int, default=int(_env_default("BENCH_WARMUP", "1")))
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,15 @@ class BenchOptions:
     grid: str
     tasks: int
     tasks_pruned: int
+    floor_tasks: int
     latency_tasks: int
     rate: float
     rounds: int
+    warmup: int
+
+    def timed(self, rates: list[float]) -> list[float]:
+        """The measured rounds' rates (a ``run`` also records the warm-up rounds)."""
+        return rates[-self.rounds :]
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +79,18 @@ def bench_opts(pytestconfig: pytest.Config) -> BenchOptions:
         grid=pytestconfig.getoption("bench_grid"),
         tasks=pytestconfig.getoption("bench_tasks"),
         tasks_pruned=pytestconfig.getoption("bench_tasks_pruned"),
+        floor_tasks=pytestconfig.getoption("bench_floor_tasks"),
         latency_tasks=pytestconfig.getoption("bench_latency_tasks"),
         rate=pytestconfig.getoption("bench_rate"),
         rounds=pytestconfig.getoption("bench_rounds"),
+        warmup=pytestconfig.getoption("bench_warmup"),
     )
-    if min(opts.tasks, opts.tasks_pruned, opts.latency_tasks, opts.rounds) < 1 or opts.rate <= 0:
-        pytest.exit("benchmark sizes, rounds and rate must be positive", returncode=2)
+    sizes = (opts.tasks, opts.tasks_pruned, opts.floor_tasks // 10, opts.latency_tasks, opts.rounds)
+    if min(sizes) < 1 or opts.rate <= 0 or opts.warmup < 0:
+        pytest.exit(
+            "benchmark sizes and rounds must be positive (floor tasks ≥ 10), warm-up ≥ 0",
+            returncode=2,
+        )
     return opts
 
 

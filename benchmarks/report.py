@@ -312,11 +312,18 @@ class Verdict:
     current: float
     worse_pct: float  # > 0: worse than the baseline
     regressed: bool
+    overlaps: bool = False  # the two runs' rounds overlap: worse, but within the noise
 
 
 def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
     """Per benchmark in both runs: tasks/s (higher is better), else median time (lower is
-    better); paced runs by their median enqueue→saved latency (lower is better)."""
+    better); paced runs by their median enqueue→saved latency (lower is better).
+
+    A regression needs both: the median worse by more than ``threshold_pct``, and no overlap
+    between the two runs' rounds (for time-based metrics: the current fastest round slower
+    than the baseline's slowest). On a noisy machine one slow round must not fail the gate; a
+    real slowdown moves every round.
+    """
     base = {r.name: r for r in baseline.rows}
     verdicts = []
     for row in current.rows:
@@ -327,13 +334,20 @@ def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
             # a paced run's tasks/s is its offered load; its latency is what can regress
             metric, b, c = "saved p50 ms", _saved_p50(old), _saved_p50(row)
             worse = (c - b) / b * 100
+            overlaps = False  # pooled percentiles: no per-round ranges to compare
         elif row.tasks_per_s and old.tasks_per_s:
             metric, b, c = "tasks/s", old.tasks_per_s, row.tasks_per_s
             worse = (b - c) / b * 100
+            cur_range, old_range = row.range_tasks_per_s, old.range_tasks_per_s
+            overlaps = bool(cur_range and old_range and cur_range[1] >= old_range[0])
         else:
             metric, b, c = "median s", old.median_s, row.median_s
             worse = (c - b) / b * 100 if b else 0.0
-        verdicts.append(Verdict(row.name, metric, b, c, worse, worse > threshold_pct))
+            overlaps = row.min_s <= old.max_s
+        slower = worse > threshold_pct
+        verdicts.append(
+            Verdict(row.name, metric, b, c, worse, slower and not overlaps, slower and overlaps)
+        )
     return verdicts
 
 
@@ -346,7 +360,10 @@ def print_compare(verdicts: Sequence[Verdict], threshold_pct: float, file: Any =
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Against the baseline (fail when worse by more than {threshold_pct:g} %)")
+    table = Table(
+        title=f"Against the baseline (fail when worse by more than {threshold_pct:g} % "
+        "and every round slower than the baseline's slowest)"
+    )
     for header in ("benchmark", "metric", "baseline", "current", "worse by", "verdict"):
         table.add_column(header, justify="left" if header in ("benchmark", "metric") else "right")
     for v in verdicts:
@@ -356,7 +373,9 @@ def print_compare(verdicts: Sequence[Verdict], threshold_pct: float, file: Any =
             f"{v.baseline:,.3f}",
             f"{v.current:,.3f}",
             f"{v.worse_pct:+.1f} %",
-            "[red]REGRESSION[/red]" if v.regressed else "ok",
+            "[red]REGRESSION[/red]"
+            if v.regressed
+            else ("ok (rounds overlap)" if v.overlaps else "ok"),
         )
     Console(file=file or sys.stdout, width=160).print(table)
 

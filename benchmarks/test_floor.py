@@ -11,6 +11,7 @@ import time
 import pytest
 
 from benchmarks import benchdb, floor
+from harness.affinity import colocate
 
 SQL_FLOOR_CASES = [("enqueue+drain", 0), ("drain", 0), ("drain", 1000)]
 SQL_FLOOR_BULK = 10  # the reference platform's bulk
@@ -20,7 +21,7 @@ SQL_FLOOR_BULK = 10  # the reference platform's bulk
 def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None:
     """N consumer processes, each ``SELECT … FOR UPDATE SKIP LOCKED`` + ``DELETE`` per batch."""
     consumers, batch = floor_pair
-    n = bench_opts.tasks
+    n = bench_opts.floor_tasks
     rates: list[float] = []
     with benchdb.connect(bench_env.db) as conn:
 
@@ -34,7 +35,13 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
             rates.append(n / (time.perf_counter() - t0))
             assert sum(counts) == n, counts
 
-        benchmark.pedantic(run, setup=setup, rounds=bench_opts.rounds, iterations=1)
+        benchmark.pedantic(
+            run,
+            setup=setup,
+            rounds=bench_opts.rounds,
+            warmup_rounds=bench_opts.warmup,
+            iterations=1,
+        )
         left = conn.execute("SELECT count(*) FROM bench_jobs").fetchone()
     assert left == (0,)
     benchmark.extra_info.update(
@@ -43,7 +50,7 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
         config=f"skip-locked-c{consumers}-b{batch}",
         consumers=consumers,
         batch=batch,
-        rounds_tasks_per_s=[round(r, 1) for r in rates],
+        rounds_tasks_per_s=[round(r, 1) for r in bench_opts.timed(rates)],
         load1=round(os.getloadavg()[0], 2),
     )
 
@@ -53,11 +60,16 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
     "phase,save_limit", SQL_FLOOR_CASES, ids=[f"{p}-s{s}" for p, s in SQL_FLOOR_CASES]
 )
 def test_sql_floor(benchmark, bench_env, bench_opts, phase: str, save_limit: int) -> None:
-    """django-q2's ORM-broker statements per task, raw psycopg, one connection, no framework."""
-    n = bench_opts.tasks_pruned if save_limit > 0 else bench_opts.tasks
+    """django-q2's ORM-broker statements per task, raw psycopg, one connection, no framework.
+
+    Co-located on one CPU with its backend, as the in-process driver is (harness.affinity):
+    both are one client in lock-step with one backend, so the two rates compare.
+    """
+    n = bench_opts.floor_tasks // 10 if save_limit > 0 else bench_opts.floor_tasks
     with_enqueue = phase == "enqueue+drain"
     rates: list[float] = []
     with benchdb.connect(bench_env.db) as conn:
+        colocation = colocate(conn)
 
         def setup():
             floor.prepare_floor(conn, seed=save_limit)
@@ -71,13 +83,23 @@ def test_sql_floor(benchmark, bench_env, bench_opts, phase: str, save_limit: int
             rates.append(n / (time.perf_counter() - t0))
             assert done == n
 
-        benchmark.pedantic(run, setup=setup, rounds=bench_opts.rounds, iterations=1)
+        try:
+            benchmark.pedantic(
+                run,
+                setup=setup,
+                rounds=bench_opts.rounds,
+                warmup_rounds=bench_opts.warmup,
+                iterations=1,
+            )
+        finally:
+            colocation.release()
     benchmark.extra_info.update(
         group="floor-sql",
+        colocated_cpu=colocation.cpu,
         tasks=n,
         config=f"sql-{phase}-b{SQL_FLOOR_BULK}-s{save_limit}",
         bulk=SQL_FLOOR_BULK,
         save_limit=save_limit,
-        rounds_tasks_per_s=[round(r, 1) for r in rates],
+        rounds_tasks_per_s=[round(r, 1) for r in bench_opts.timed(rates)],
         load1=round(os.getloadavg()[0], 2),
     )

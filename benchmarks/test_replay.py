@@ -24,6 +24,7 @@ from harness import ClusterSpec, Simulation
 _REAL = {"perf_counter": time.perf_counter}  # freezegun does not look inside dicts
 NOOP = "benchmarks.benchproject.tasks.started_at"
 START = datetime(2026, 3, 1, tzinfo=UTC)
+_CPU: int | None = None  # the CPU the last replay was co-located on (harness.affinity)
 DRAIN_SPEC = dict(workers=2, bulk=10, queue_limit=100, save_limit=0, retry=60, timeout=30)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,6 +49,7 @@ def _schedule_mix(start: datetime) -> None:
 
 def _replay(days: int, engine: str = "time-machine") -> tuple[int, float]:
     """Replay ``days`` of the schedule mix; return (executions, wall seconds)."""
+    global _CPU
     _truncate()
     spec = ClusterSpec(**DRAIN_SPEC, catch_up=False)
     with Simulation(START, [spec], seed=1, engine=engine) as sim:
@@ -56,6 +58,7 @@ def _replay(days: int, engine: str = "time-machine") -> tuple[int, float]:
         sim.advance(days=days)
         wall = _REAL["perf_counter"]() - t0
         runs = sum(row["runs"] for row in sim.stats().values())
+        _CPU = sim.colocation.cpu if sim.colocation else None
     return runs, wall
 
 
@@ -85,12 +88,15 @@ def test_replay_drain(benchmark, bench_opts) -> None:
             sim.close()
         assert counts == {"ok": n, "failed": 0, "timeout": 0}
 
-    benchmark.pedantic(run, setup=setup, rounds=bench_opts.rounds, iterations=1)
+    benchmark.pedantic(
+        run, setup=setup, rounds=bench_opts.rounds, warmup_rounds=bench_opts.warmup, iterations=1
+    )
     benchmark.extra_info.update(
         group="replay-drain",
         tasks=n,
         config="in-process w2-b10-q100-s0",
-        rounds_tasks_per_s=[round(r, 1) for r in rates],
+        colocated_cpu=state["sim"].colocation.cpu if state["sim"].colocation else None,
+        rounds_tasks_per_s=[round(r, 1) for r in bench_opts.timed(rates)],
     )
 
 
@@ -111,6 +117,7 @@ def test_replay_30_days(benchmark, bench_opts) -> None:
         group="replay-30-days",
         tasks=runs,
         config="30 days: 15-min, hourly, daily, weekly, cron",
+        colocated_cpu=_CPU,
         simulated_seconds=30 * 86400,
         compression=round(30 * 86400 / median),
         rounds_tasks_per_s=[round(runs / w, 1) for _, w in results],

@@ -33,6 +33,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import os
 import queue
 import random
 import signal
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from harness.affinity import Colocation, colocate
 from harness.clock import DEFAULT_ENGINE, Engine, VirtualClock
 from harness.patches import CLUSTER_KNOBS, cluster_conf, current_attempt, install
 from harness.timeline import Timeline
@@ -173,6 +175,7 @@ class _Cluster:
         self.up = True
         self.up_since = start
         self.last_pass: datetime | None = None
+        self.dry: tuple[Any, ...] | None = None  # a pull found nothing visible in this state
         self.transitions: list[tuple[datetime, bool]] = sorted(
             [(a, False) for a, _ in spec.downtime] + [(b, True) for _, b in spec.downtime]
         )
@@ -243,6 +246,7 @@ class Simulation:
         strict: bool = True,
         broker: str = "orm",
         django_q_log_level: int | str | None = logging.WARNING,
+        colocate: bool = True,
     ) -> None:
         # UTC on purpose: the scheduler grid is start + 30 s·k, and aware arithmetic on a
         # ZoneInfo datetime is wall-clock arithmetic (it would shift the grid by an hour at a
@@ -257,6 +261,8 @@ class Simulation:
         self.strict = strict
         self.broker_kind = broker
         self.django_q_log_level = django_q_log_level
+        self.colocate = colocate
+        self.colocation: Colocation | None = None  # set by open(): pinned CPU, or why not
         self.timeline = Timeline()
         self.findings: list[dict[str, Any]] = []
         self.clusters: list[_Cluster] = []
@@ -270,6 +276,7 @@ class Simulation:
         self._pending_failure: BaseException | None = None
         self._max_row_id: int | None = None  # drain(with_recursion=False)
         self._last_enqueue: datetime | None = None
+        self._enqueues = 0  # every enqueue in this process (pre_enqueue), for _dry_key
         self._undo: list[Callable[[], None]] = []
         self.probes: list[Callable[[Simulation], None]] = []  # called after every step
 
@@ -300,6 +307,11 @@ class Simulation:
         self._undo.append(patches.undo)
         self.clock.start()
         self._undo.append(self.clock.stop)
+        if self.colocate:
+            from django.db import connection
+
+            self.colocation = colocate(connection, worker=os.environ.get("PYTEST_XDIST_WORKER"))
+            self._undo.append(self.colocation.release)
         cls = getattr(brokers, cls_name)
         self.clusters = [
             _Cluster(s, cls(list_key=s.name, bulk=s.bulk, retry=s.retry), self.start) for s in specs
@@ -544,6 +556,7 @@ class Simulation:
     def _instant(self, passes: list[int]) -> None:
         now = self.now()
         for c in self.clusters:
+            c.dry = None  # the first pull of every step runs: the probe saw something visible
             while c.transitions and c.transitions[0][0] <= now:
                 _, up = c.transitions.pop(0)
                 self._set_up(c, up)
@@ -671,9 +684,18 @@ class Simulation:
                 if progressed:
                     continue
                 return  # blocked on a full queue, or idle
+            if c.dry == self._dry_key():
+                return  # a pull found nothing at this instant and nothing was enqueued since
             batch = self._pull(c)
             c.hold.extend(batch)
             exhausted = len(batch) < (c.spec.bulk if self.broker_kind == "orm" else 1)
+            if exhausted:
+                c.dry = self._dry_key()
+
+    def _dry_key(self) -> tuple[Any, ...]:
+        """Within one step, rows become visible only by an enqueue (time and the drain cap
+        stand still), so a later pull in the same state would be an empty round trip."""
+        return (self.now(), self._enqueues, self._max_row_id)
 
     def _pull(self, c: _Cluster) -> list[dict[str, Any]]:
         from django_q.pusher import pusher
@@ -798,6 +820,7 @@ class Simulation:
         func = _func_repr(task["func"])
         self._func_of[tid] = func
         self._last_enqueue = self.now()
+        self._enqueues += 1
         self.timeline.add(
             self.now(),
             "task.enqueued",

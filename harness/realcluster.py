@@ -34,10 +34,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.affinity import widened_affinity
 from harness.errors import HarnessError
 
 ENV_VAR = "HARNESS_Q_CLUSTER"
@@ -162,6 +163,7 @@ class RealCluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # our own process group: nothing leaks into the caller's
+                preexec_fn=_unpinned(),
             )
         _LIVE[self._proc.pid] = self
         try:
@@ -309,3 +311,11 @@ def _alive(proc: Any) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _unpinned() -> Callable[[], None] | None:
+    """Started inside a co-located simulation, a cluster still gets every CPU (harness.affinity)."""
+    cpus = widened_affinity()
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)

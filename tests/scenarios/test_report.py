@@ -42,7 +42,7 @@ def test_report_is_self_contained(report):
 def test_report_opens_in_chromium_without_console_errors(report, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.fail("chromium is not installed (apt-get install -y chromium; .ci/run does it)")
+        pytest.fail("chromium is not installed (make test installs it: tools/ensure-chromium)")
     path, _ = report
     shot = tmp_path / "shot.png"
     proc = subprocess.run(
