@@ -4,8 +4,10 @@ The template's name carries a hash of the migration state (every migration file 
 installed app, the installed apps, the Django version), so a changed migration builds a new
 template and an unchanged one is reused across runs and processes. Each run gets
 ``CREATE DATABASE <run> TEMPLATE <template>`` (a file copy, far cheaper than migrating), the
-Django connection is pointed at it for the run, and it is dropped afterwards. Works on the
-embedded server and on any ``DATABASE_URL`` whose user may create databases.
+Django connection is pointed at it for the run, and it is dropped afterwards. Building a new
+template drops all but the newest ``TEMPLATES_KEPT`` (3) others, so migration states do not pile
+up on the server. Works on the embedded server and on any ``DATABASE_URL`` whose user may create
+databases.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from harness.errors import HarnessError
 
 _COUNTER = itertools.count(1)
 PREFIX = "dqh_run_"
+TEMPLATE_PREFIX = "dqh_tpl_"
+TEMPLATES_KEPT = 3
+"""Templates kept per server: the newest ones, so switching branches does not rebuild often."""
+_LOCK_KEY = int(hashlib.sha256(b"dq-harness templates").hexdigest()[:15], 16)
+"""One advisory lock for every template operation: no clone can race a build or a prune."""
 
 
 def migration_key() -> str:
@@ -88,10 +95,38 @@ def _build_template(conn: Any, connection: Any, template: str) -> None:
     conn.execute(f'ALTER DATABASE "{staging}" RENAME TO "{template}"')
 
 
+def _like(prefix: str) -> str:
+    """A LIKE pattern for names starting with ``prefix`` (``_`` is a wildcard in LIKE)."""
+    return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+
+
+def prune_templates(
+    conn: Any, keep: int = TEMPLATES_KEPT, prefix: str = TEMPLATE_PREFIX
+) -> list[str]:
+    """Drop all but the ``keep`` newest templates (by creation order); return the dropped.
+
+    Each migration state leaves a template behind; without this they pile up on the server.
+    A template still in use (being cloned, or connected to) is skipped, and rebuilt on demand
+    if a process needs it again. Call with the template lock held.
+    """
+    rows = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY oid DESC",
+        (_like(prefix),),
+    ).fetchall()
+    dropped = []
+    for (name,) in rows[keep:]:
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        except Exception:  # in use by another session: leave it for a later prune
+            continue
+        dropped.append(name)
+    return dropped
+
+
 def _drop_stale(conn: Any) -> None:
     """Run databases of processes that died (their pid is in the name) are removed."""
     rows = conn.execute(
-        "SELECT datname FROM pg_database WHERE datname LIKE %s", (PREFIX + "%",)
+        "SELECT datname FROM pg_database WHERE datname LIKE %s", (_like(PREFIX),)
     ).fetchall()
     for (name,) in rows:
         try:
@@ -120,19 +155,19 @@ def fresh_database(alias: str = "default") -> Iterator[str]:
 
     connection = connections[alias]
     settings = dict(connection.settings_dict)
-    template = f"dqh_tpl_{migration_key()}"
+    template = f"{TEMPLATE_PREFIX}{migration_key()}"
     name = f"{PREFIX}{os.getpid()}_{next(_COUNTER)}"
     with _admin(settings) as conn:
-        key = int(hashlib.sha256(template.encode()).hexdigest()[:15], 16)
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             if not _exists(conn, template):
                 _build_template(conn, connection, template)
+                prune_templates(conn)
             _drop_stale(conn)
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     original = connection.settings_dict["NAME"]
     _point(connection, name)
     try:
