@@ -129,7 +129,7 @@ def rollback_runner(scenario: Any, settings_module: str | None = None) -> Iterat
 
     Why: :func:`harness.runner.run` creates and drops a database per replay (≈0.3 s of disk
     work on a busy machine); a search makes hundreds of replays. The replay itself is the
-    scenario runner's (``harness.runner._replay``: same setup, loads, fakes, checkers). What a
+    scenario runner's (``harness.runner.replay_here``: same setup, loads, fakes, checkers). What a
     rollback cannot reset are sequences, so database ids may differ from a fresh replay;
     :func:`explore`'s caller confirms the minimal plan with :func:`harness.runner.run`.
     """
@@ -137,21 +137,13 @@ def rollback_runner(scenario: Any, settings_module: str | None = None) -> Iterat
 
     from harness import runner as scenario_runner
     from harness.freshdb import fresh_database
-    from harness.scenario import resolve_paths
 
     module = settings_module or scenario.settings
     scenario_runner.ensure_django(module, scenario)
 
     def replay(variant: Any) -> Any:
-        resolved = resolve_paths(variant)
         with transaction.atomic():
-            with (
-                scenario_runner.captured_logs() as logs,
-                scenario_runner.deterministic(variant.seed),
-            ):
-                result = scenario_runner._replay(
-                    variant, resolved, variant.seed, variant.end, None, None, logs
-                )
+            result = scenario_runner.replay_here(variant, seed=variant.seed)
             transaction.set_rollback(True)
         return result
 

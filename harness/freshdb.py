@@ -115,6 +115,10 @@ def prune_templates(
     ).fetchall()
     dropped = []
     for (name,) in rows[keep:]:
+        if conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = %s LIMIT 1", (name,)
+        ).fetchone():
+            continue  # connected to: DROP would wait 5 s for it, then fail
         try:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         except Exception:  # in use by another session: leave it for a later prune

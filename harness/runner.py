@@ -343,12 +343,29 @@ def run(
 ) -> RunResult:
     """Replay ``scenario`` on a fresh database and judge it."""
     ensure_django(settings or scenario.settings, scenario)
+    from harness.freshdb import fresh_database
+
+    with fresh_database():
+        return replay_here(scenario, seed=seed, until=until, progress=progress)
+
+
+def replay_here(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    until: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Replay ``scenario`` on the database Django is connected to now, and judge it.
+
+    The caller owns isolation: :func:`run` wraps this in a fresh database; a search that
+    replays hundreds of variants wraps each in a rolled-back transaction instead
+    (:func:`harness.explore.rollback_runner`). Django must be set up (:func:`ensure_django`).
+    """
     resolved = resolve_paths(scenario)
     seed = scenario.seed if seed is None else seed
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
-    from harness.freshdb import fresh_database
-
-    with fresh_database(), captured_logs() as logs, deterministic(seed):
+    with captured_logs() as logs, deterministic(seed):
         return _replay(scenario, resolved, seed, end, until, progress, logs)
 
 

@@ -16,7 +16,7 @@ def admin():
     conn = freshdb._admin(dict(connection.settings_dict))
     prefix = f"dqhtest{os.getpid()}_tpl_"
     decoy = f"dqhtest{os.getpid()}Xtpl_decoy"  # matches the prefix only if "_" is a wildcard
-    names = [f"{prefix}{i}" for i in range(4)]
+    names = [f"{prefix}{i}" for i in range(3)]
     for name in [*names, decoy]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')  # created in order: oid grows
@@ -36,8 +36,8 @@ def test_keeps_the_newest_and_skips_one_in_use(admin):
     settings = dict(connection.settings_dict)
     kwargs = {k.lower(): v for k, v in settings.items() if k in ("USER", "HOST", "PORT") and v}
     with psycopg.connect(dbname=names[0], **kwargs):  # someone is connected to the oldest
-        dropped = freshdb.prune_templates(conn, keep=2, prefix=prefix)
+        dropped = freshdb.prune_templates(conn, keep=1, prefix=prefix)
     assert dropped == [names[1]]
-    assert _existing(conn, [*names, decoy]) == sorted([names[0], names[2], names[3], decoy])
-    assert freshdb.prune_templates(conn, keep=2, prefix=prefix) == [names[0]]  # free now
-    assert _existing(conn, [*names, decoy]) == sorted([names[2], names[3], decoy])
+    assert _existing(conn, [*names, decoy]) == sorted([names[0], names[2], decoy])
+    assert freshdb.prune_templates(conn, keep=1, prefix=prefix) == [names[0]]  # free now
+    assert _existing(conn, [*names, decoy]) == sorted([names[2], decoy])
