@@ -20,7 +20,9 @@ resolves (``BENCH_DB_NAME`` overrides it); Redis is ``HARNESS_REDIS_URL`` or 127
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -71,6 +73,13 @@ class BenchOptions:
     def timed(self, rates: list[float]) -> list[float]:
         """The measured rounds' rates (a ``run`` also records the warm-up rounds)."""
         return rates[-self.rounds :]
+
+    def measure(self, benchmark: Any, run: Callable[..., None], setup: Any = None) -> None:
+        """``benchmark.pedantic`` with this run's rounds and warm-up rounds, one iteration each
+        (every round drains a fresh backlog that ``setup`` prepares, untimed)."""
+        benchmark.pedantic(
+            run, setup=setup, rounds=self.rounds, warmup_rounds=self.warmup, iterations=1
+        )
 
 
 @pytest.fixture(scope="session")

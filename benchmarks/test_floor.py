@@ -35,13 +35,7 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
             rates.append(n / (time.perf_counter() - t0))
             assert sum(counts) == n, counts
 
-        benchmark.pedantic(
-            run,
-            setup=setup,
-            rounds=bench_opts.rounds,
-            warmup_rounds=bench_opts.warmup,
-            iterations=1,
-        )
+        bench_opts.measure(benchmark, run, setup)
         left = conn.execute("SELECT count(*) FROM bench_jobs").fetchone()
     assert left == (0,)
     benchmark.extra_info.update(
@@ -84,13 +78,7 @@ def test_sql_floor(benchmark, bench_env, bench_opts, phase: str, save_limit: int
             assert done == n
 
         try:
-            benchmark.pedantic(
-                run,
-                setup=setup,
-                rounds=bench_opts.rounds,
-                warmup_rounds=bench_opts.warmup,
-                iterations=1,
-            )
+            bench_opts.measure(benchmark, run, setup)
         finally:
             colocation.release()
     benchmark.extra_info.update(

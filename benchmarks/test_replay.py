@@ -88,9 +88,7 @@ def test_replay_drain(benchmark, bench_opts) -> None:
             sim.close()
         assert counts == {"ok": n, "failed": 0, "timeout": 0}
 
-    benchmark.pedantic(
-        run, setup=setup, rounds=bench_opts.rounds, warmup_rounds=bench_opts.warmup, iterations=1
-    )
+    bench_opts.measure(benchmark, run, setup)
     benchmark.extra_info.update(
         group="replay-drain",
         tasks=n,
