@@ -28,6 +28,8 @@ from typing import Any
 
 import psycopg
 
+from harness.database import psycopg_kwargs
+
 BENCH_SETTINGS = "benchmarks.benchproject.settings"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,14 +70,7 @@ def pickled(value: object) -> str:
 
 def connect_kwargs(settings: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
     """psycopg keyword arguments for a Django ``DATABASES`` entry (optionally another db name)."""
-    kwargs = {
-        "dbname": name or settings.get("NAME"),
-        "user": settings.get("USER") or None,
-        "password": settings.get("PASSWORD") or None,
-        "host": settings.get("HOST") or None,
-        "port": settings.get("PORT") or None,
-    }
-    return {k: v for k, v in kwargs.items() if v is not None}
+    return psycopg_kwargs(settings, name)
 
 
 def connect(kwargs: Mapping[str, Any]) -> psycopg.Connection[Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 from django.db import connection
@@ -24,7 +25,6 @@ from harness import ClusterSpec, Simulation
 _REAL = {"perf_counter": time.perf_counter}  # freezegun does not look inside dicts
 NOOP = "benchmarks.benchproject.tasks.started_at"
 START = datetime(2026, 3, 1, tzinfo=UTC)
-_CPU: int | None = None  # the CPU the last replay was co-located on (harness.affinity)
 DRAIN_SPEC = dict(workers=2, bulk=10, queue_limit=100, save_limit=0, retry=60, timeout=30)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,9 +47,14 @@ def _schedule_mix(start: datetime) -> None:
     schedule(NOOP, name="weekdays", schedule_type=Schedule.CRON, cron="0 9 * * 1-5")
 
 
-def _replay(days: int, engine: str = "time-machine") -> tuple[int, float]:
-    """Replay ``days`` of the schedule mix; return (executions, wall seconds)."""
-    global _CPU
+class Replayed(NamedTuple):
+    runs: int  # task executions
+    wall: float  # seconds
+    cpu: int | None  # the CPU the replay was co-located on (harness.affinity), or None
+
+
+def _replay(days: int, engine: str = "time-machine") -> Replayed:
+    """Replay ``days`` of the schedule mix."""
     _truncate()
     spec = ClusterSpec(**DRAIN_SPEC, catch_up=False)
     with Simulation(START, [spec], seed=1, engine=engine) as sim:
@@ -58,8 +63,8 @@ def _replay(days: int, engine: str = "time-machine") -> tuple[int, float]:
         sim.advance(days=days)
         wall = _REAL["perf_counter"]() - t0
         runs = sum(row["runs"] for row in sim.stats().values())
-        _CPU = sim.colocation.cpu if sim.colocation else None
-    return runs, wall
+        cpu = sim.colocation.cpu if sim.colocation else None
+    return Replayed(runs, wall, cpu)
 
 
 @pytest.mark.benchmark(group="replay-drain")
@@ -100,43 +105,43 @@ def test_replay_drain(benchmark, bench_opts) -> None:
 
 @pytest.mark.benchmark(group="replay-30-days")
 def test_replay_30_days(benchmark, bench_opts) -> None:
-    results: list[tuple[int, float]] = []
+    results: list[Replayed] = []
 
     def run() -> None:
         results.append(_replay(30))
 
     benchmark.pedantic(run, rounds=bench_opts.rounds, iterations=1)
-    runs = results[0][0]
-    assert all(r == runs for r, _ in results)  # deterministic: every round runs the same tasks
+    runs = results[0].runs
+    assert all(r.runs == runs for r in results)  # deterministic: every round runs the same tasks
     assert runs > 30 * (96 + 24)  # quarter-hourly + hourly alone
-    walls = sorted(w for _, w in results)
+    walls = sorted(r.wall for r in results)
     median = walls[len(walls) // 2]
     benchmark.extra_info.update(
         group="replay-30-days",
         tasks=runs,
         config="30 days: 15-min, hourly, daily, weekly, cron",
-        colocated_cpu=_CPU,
+        colocated_cpu=results[-1].cpu,
         simulated_seconds=30 * 86400,
         compression=round(30 * 86400 / median),
-        rounds_tasks_per_s=[round(runs / w, 1) for _, w in results],
+        rounds_tasks_per_s=[round(runs / r.wall, 1) for r in results],
     )
 
 
 @pytest.mark.benchmark(group="clock-engine")
 @pytest.mark.parametrize("engine", ["time-machine", "freezegun"])
 def test_clock_engine(benchmark, engine: str) -> None:
-    results: list[tuple[int, float]] = []
+    results: list[Replayed] = []
 
     def run() -> None:
         results.append(_replay(2, engine))
 
     benchmark.pedantic(run, rounds=3, iterations=1)
-    runs = results[0][0]
-    walls = sorted(w for _, w in results)
+    runs = results[0].runs
+    walls = sorted(r.wall for r in results)
     benchmark.extra_info.update(
         group="clock-engine",
         tasks=runs,
         config=f"2-day replay, {engine}",
-        rounds_tasks_per_s=[round(runs / w, 1) for _, w in results],
+        rounds_tasks_per_s=[round(runs / r.wall, 1) for r in results],
         median_wall_s=round(walls[1], 3),
     )

@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,20 +103,24 @@ def parse_url(url: str, conn_max_age: int | None = None) -> dict[str, Any]:
     return cfg
 
 
-def check_connection(settings: dict[str, Any], timeout: int = 3) -> str | None:
-    """Try one connection; return ``None`` if it works, else the driver's reason (one line)."""
-    import psycopg
-
+def psycopg_kwargs(settings: Mapping[str, Any], dbname: str | None = None) -> dict[str, Any]:
+    """psycopg keyword arguments for a Django ``DATABASES`` entry (``dbname`` overrides NAME)."""
     kwargs = {
-        "dbname": settings.get("NAME") or "postgres",
+        "dbname": dbname or settings.get("NAME") or "postgres",
         "user": settings.get("USER") or None,
         "password": settings.get("PASSWORD") or None,
         "host": settings.get("HOST") or None,
         "port": settings.get("PORT") or None,
-        "connect_timeout": timeout,
     }
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def check_connection(settings: dict[str, Any], timeout: int = 3) -> str | None:
+    """Try one connection; return ``None`` if it works, else the driver's reason (one line)."""
+    import psycopg
+
     try:
-        with psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None}):
+        with psycopg.connect(**psycopg_kwargs(settings), connect_timeout=timeout):
             return None
     except Exception as exc:  # psycopg.OperationalError and friends
         return " ".join(str(exc).split()) or exc.__class__.__name__
@@ -229,14 +234,7 @@ def _ensure_database(settings: dict[str, Any]) -> None:
     """Create the harness database on the embedded server once (``CREATE DATABASE`` is cheap)."""
     import psycopg
 
-    admin = {**settings, "NAME": "postgres"}
-    with psycopg.connect(
-        dbname="postgres",
-        user=admin["USER"],
-        host=admin["HOST"],
-        port=admin["PORT"],
-        autocommit=True,
-    ) as conn:
+    with psycopg.connect(**psycopg_kwargs(settings, "postgres"), autocommit=True) as conn:
         found = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (settings["NAME"],)
         ).fetchone()

@@ -53,16 +53,10 @@ def migration_key() -> str:
 def _admin(settings: dict[str, Any]) -> Any:
     import psycopg
 
-    kwargs = {
-        "dbname": "postgres",
-        "user": settings.get("USER") or None,
-        "password": settings.get("PASSWORD") or None,
-        "host": settings.get("HOST") or None,
-        "port": settings.get("PORT") or None,
-        "autocommit": True,
-    }
+    from harness.database import psycopg_kwargs
+
     try:
-        return psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+        return psycopg.connect(**psycopg_kwargs(settings, "postgres"), autocommit=True)
     except Exception as exc:
         raise HarnessError(f"cannot reach PostgreSQL to create a run database: {exc}") from None
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from harness import freshdb
+from harness.database import psycopg_kwargs
 
 
 @pytest.fixture
@@ -33,9 +34,8 @@ def _existing(conn, names):
 
 def test_keeps_the_newest_and_skips_one_in_use(admin):
     conn, prefix, names, decoy = admin
-    settings = dict(connection.settings_dict)
-    kwargs = {k.lower(): v for k, v in settings.items() if k in ("USER", "HOST", "PORT") and v}
-    with psycopg.connect(dbname=names[0], **kwargs):  # someone is connected to the oldest
+    # someone is connected to the oldest
+    with psycopg.connect(**psycopg_kwargs(connection.settings_dict, names[0])):
         dropped = freshdb.prune_templates(conn, keep=1, prefix=prefix)
     assert dropped == [names[1]]
     assert _existing(conn, [*names, decoy]) == sorted([names[0], names[2], decoy])
