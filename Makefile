@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 # A month of the reference platform in production (every schedule, orders, invoices, an outage),
 # judged by every checker; prints the summary and the HTML report's path.
 demo: $(STAMP)
-	$(PY) -m harness.cli replay month-in-production --report reports
+	cd reference && ../$(PY) -m harness.cli replay month-in-production --report ../reports
 
 test: $(STAMP)
 	@tools/ensure-chromium
@@ -32,7 +32,7 @@ test-dbpath: $(STAMP)
 # The seed's "Local Development Setup": migrations, demo data, schedules, qcluster (django_q.log),
 # dev server on :8001 and the fakes over real HTTP; Ctrl+C stops everything.
 dev: $(STAMP)
-	$(PY) manage.py dev
+	cd reference && ../$(PY) manage.py dev
 
 # Benchmarks (docs/benchmarks.md): real qcluster on PostgreSQL and Redis, plus the raw floors.
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--bench-tasks=200 --bench-rounds=2".

@@ -7,6 +7,16 @@ only holds what is specific to testing this repository.
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+# The reference platform lives in reference/ and is not installed: pytest finds it through the
+# ``pythonpath`` ini option; processes the tests start (qcluster, manage.py, harness) through
+# PYTHONPATH, and the harness finds its scenarios by name through HARNESS_SCENARIOS.
+_REFERENCE = Path(__file__).resolve().parent / "reference"
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(_REFERENCE), os.environ.get("PYTHONPATH", "")) if p
+)
+os.environ.setdefault("HARNESS_SCENARIOS", str(_REFERENCE / "scenarios"))
 
 # The embedded server's lock lives in the runtime dir; give platformdirs one so that it does not
 # warn (which would break ``-W error``) and so every process agrees on the same path.

@@ -77,6 +77,11 @@ _SUBCOMMAND_MODULES: list[str] = ["harness.cli_fakes", "harness.cli_replay", "ha
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The current directory is the project root, first on sys.path as it is for manage.py (a
+    # console script only has its own bin/ there, so `config.settings` would not resolve).
+    from harness.project import add_paths
+
+    add_paths(None)
     _REGISTRY.clear()
     _load_subcommands()
     args = build_parser().parse_args(argv)

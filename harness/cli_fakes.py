@@ -48,7 +48,12 @@ def _seed(text: str) -> int | str:
 def _build(args: argparse.Namespace, now: Any, ledger: Any, faults: Any) -> tuple[Any, list[str]]:
     """The WSGI app plus the banner lines that tell a human how to talk to it."""
     if args.fake == "virtualmin":
-        from fakes.virtualmin import API_PATH, DEFAULT_PASSWORD, DEFAULT_USERNAME, FakeVirtualmin
+        from harness.fakes.virtualmin import (
+            API_PATH,
+            DEFAULT_PASSWORD,
+            DEFAULT_USERNAME,
+            FakeVirtualmin,
+        )
 
         app = FakeVirtualmin(ledger, now, faults)
         return app, [
@@ -56,7 +61,7 @@ def _build(args: argparse.Namespace, now: Any, ledger: Any, faults: Any) -> tupl
             f"credentials: {DEFAULT_USERNAME}:{DEFAULT_PASSWORD} (HTTP Basic)",
         ]
     if args.fake == "payments":
-        from fakes.payments import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, FakePayments
+        from harness.fakes.payments import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, FakePayments
 
         app = FakePayments(ledger, now, faults, webhook_url=args.webhook_url)
         lines = [
@@ -66,7 +71,7 @@ def _build(args: argparse.Namespace, now: Any, ledger: Any, faults: Any) -> tupl
         if args.webhook_url:
             lines.append(f"webhooks: {args.webhook_url} signed with {DEFAULT_WEBHOOK_SECRET}")
         return app, lines
-    from fakes.registrar import DEFAULT_TOKEN, FakeRegistrar
+    from harness.fakes.registrar import DEFAULT_TOKEN, FakeRegistrar
 
     app = FakeRegistrar(ledger, now, faults)
     return app, ["API: {url}/v5/domain/...", f"token: {DEFAULT_TOKEN} (Authorization: Bearer)"]
@@ -96,9 +101,9 @@ def _log_line(entry: Any) -> str:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from fakes.faults import FaultInjector, FaultPlan, FaultPlanError
-    from fakes.ledger import Ledger
-    from fakes.transport import serve
+    from harness.fakes.faults import FaultInjector, FaultPlan, FaultPlanError
+    from harness.fakes.ledger import Ledger
+    from harness.fakes.transport import serve
 
     def now() -> datetime:
         return datetime.now(UTC)

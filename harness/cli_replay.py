@@ -33,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     replay.add_argument("--json", dest="json_out", default=None, help="write the result as JSON")
     replay.add_argument("--report", default=None, help="write the HTML report into this directory")
     replay.add_argument("--settings", default=None, help="Django settings module (overrides)")
+    replay.add_argument(
+        "--database",
+        choices=("project", "harness"),
+        default=None,
+        help="'project': the settings' own PostgreSQL (default); 'harness': DATABASE_URL or "
+        "the embedded server",
+    )
     replay.add_argument("--timeline", default=None, help="write the timeline (JSON Lines) here")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.set_defaults(handler=cmd_replay)
@@ -41,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("scenarios", nargs="*", help="names or paths (default: every shipped one)")
     gate.add_argument("--update", action="store_true", help="rewrite the golden files")
     gate.add_argument("--settings", default=None, help="Django settings module (overrides)")
+    gate.add_argument("--database", choices=("project", "harness"), default=None)
     gate.set_defaults(handler=cmd_gate)
 
     ls = sub.add_parser("scenarios", help="list the shipped scenarios")
@@ -86,12 +94,9 @@ def _writable(path: str | None, what: str) -> None:
 
 
 def golden_for(ref: str, scenario: Any) -> Path:
-    from harness.scenario import golden_path, shipped
+    from harness.scenario import golden_path, locate
 
-    if ref in shipped():
-        return golden_path(ref)
-    path = Path(ref)
-    return path.parent / "golden" / f"{path.stem}.jsonl"
+    return golden_path(locate(ref))
 
 
 class _Progress:
@@ -157,9 +162,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             seed=args.seed,
             until=until,
             settings=args.settings,
+            database=args.database,
+            ref=args.scenario,
             progress=lambda now, a, b: progress(now, a, b, scenario.zone),
         )
-    result.command = runner.reproduce_command(scenario, result.seed, until, ref=args.scenario)
     print_summary(result)
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +193,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     failures = 0
     for ref, scenario in scenarios:
         until = scenario.start + scenario.gate_until if scenario.gate_until else None
-        result = runner.run(scenario, until=until, settings=args.settings)
+        result = runner.run(
+            scenario, until=until, settings=args.settings, database=args.database, ref=ref
+        )
         golden = golden_for(ref, scenario)
         actual = result.timeline.dumps().splitlines()
         checks = "" if result.ok else f"; {len(result.failed)} check(s) failed"

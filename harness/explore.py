@@ -24,8 +24,8 @@ from typing import Any
 import tomli_w
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from fakes.operations import OPERATIONS
 from harness.errors import HarnessError
+from harness.fakes.operations import OPERATIONS
 from harness.strategies import fault_plans
 
 Runner = Callable[[Any], Any]  # harness.scenario.Scenario -> harness.runner.RunResult
@@ -138,8 +138,7 @@ def rollback_runner(scenario: Any, settings_module: str | None = None) -> Iterat
     from harness import runner as scenario_runner
     from harness.freshdb import fresh_database
 
-    module = settings_module or scenario.settings
-    scenario_runner.ensure_django(module, scenario)
+    scenario_runner.ensure_django(settings_module, scenario)
 
     def replay(variant: Any) -> Any:
         with transaction.atomic():
@@ -214,15 +213,16 @@ def _drop_needless_rules(scenario: Any, outcome: ExploreResult, runner: Runner) 
 
 def minimal_scenario_text(source: str | Path, plan: dict[str, Any], name: str, header: str) -> str:
     """The source scenario's TOML with ``plan``'s rules added to its fakes, renamed ``name``."""
-    path = Path(source)
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-    else:  # a shipped scenario ("scenarios/<name>.toml" inside the package)
-        from harness.scenario import shipped
+    from harness.scenario import locate
 
-        text = shipped()[path.name.removesuffix(".toml")].read_text(encoding="utf-8")
-    data = tomllib.loads(text)
+    path = locate(source)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     data["name"] = name
+    # The written file lives elsewhere: its project paths must not depend on where.
+    if "project_root" in data:
+        data["project_root"] = str((path.parent / data["project_root"]).resolve())
+    if "paths" in data:
+        data["paths"] = [str((path.parent / p).resolve()) for p in data["paths"]]
     for rule in plan["rules"]:
         kind = rule["fake"]
         table = data.setdefault("fakes", {}).setdefault(kind, {})

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import io
 import logging
-import os
 import random
 import re
 import uuid
@@ -95,26 +93,15 @@ class RunResult:
 
 
 # -- Django and determinism ------------------------------------------------------------------------
-def ensure_django(module: str, scenario: Scenario) -> None:
-    """Set Django up with ``module``, or check that it already runs with it."""
-    import django
-    from django.conf import settings
+def ensure_django(module: str | None, scenario: Scenario, database: str | None = None) -> str:
+    """Put the project on ``sys.path`` and set Django up (or check it already runs with the
+    same settings). Returns the settings module used. See :mod:`harness.project`."""
+    from harness import project
 
-    if settings.configured:
-        current = getattr(settings, "SETTINGS_MODULE", None)
-        if current and current != module:
-            raise ScenarioError(
-                scenario.source,
-                "settings",
-                f"this process already runs Django with {current}; cannot switch to {module}",
-            )
-        return
-    try:
-        importlib.import_module(module)
-    except ImportError as exc:
-        raise ScenarioError(scenario.source, "settings", f"cannot import {module}: {exc}") from None
-    os.environ["DJANGO_SETTINGS_MODULE"] = module
-    django.setup()
+    project.add_paths(scenario.project_root, scenario.paths)
+    chosen = project.settings_module(module, scenario.settings, scenario.source)
+    project.setup(chosen, database or scenario.database)
+    return chosen
 
 
 @contextlib.contextmanager
@@ -208,8 +195,15 @@ def mount_fakes(
     scenario: Scenario, sim: Any, rsps: Any, seed: int
 ) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
     """Build the ledger, the fault injector and every fake; mount them on ``rsps``."""
-    from fakes import FakePayments, FakeRegistrar, FakeVirtualmin, FaultInjector, FaultPlan, Ledger
-    from fakes.transport import mount_responses
+    from harness.fakes import (
+        FakePayments,
+        FakeRegistrar,
+        FakeVirtualmin,
+        FaultInjector,
+        FaultPlan,
+        Ledger,
+    )
+    from harness.fakes.transport import mount_responses
 
     if not scenario.fakes:
         return None, {}, []
@@ -222,7 +216,7 @@ def mount_fakes(
     )
     built: dict[str, Any] = {}
     for spec in scenario.fakes:
-        where = f"fakes.{spec.kind}"
+        where = f"harness.fakes.{spec.kind}"
         options = _fill_settings(spec.options, scenario, f"{where}.options")
         url = _fill_settings(spec.url, scenario, f"{where}.url")
         try:
@@ -241,7 +235,7 @@ def mount_fakes(
 def _construct(
     spec: FakeSpec, ledger: Any, now: Any, injector: Any, options: dict, seed: int
 ) -> Any:
-    from fakes import FakePayments, FakeRegistrar, FakeVirtualmin
+    from harness.fakes import FakePayments, FakeRegistrar, FakeVirtualmin
 
     if spec.kind == "virtualmin":
         return FakeVirtualmin(ledger, now, injector, **options)
@@ -272,7 +266,7 @@ def _secrets(scenario: Scenario, built: dict[str, Any]) -> list[tuple[str, str]]
         for key in _CREDENTIAL_OPTIONS:
             value = options.get(key)
             if isinstance(value, str) and len(value) >= 8:
-                out.append((f"fakes.{kind}.{key}", value))
+                out.append((f"harness.fakes.{kind}.{key}", value))
     return out
 
 
@@ -321,16 +315,24 @@ def _task_rows() -> dict[str, dict[str, Any]]:
 
 # -- the run ---------------------------------------------------------------------------------------
 def reproduce_command(
-    scenario: Scenario, seed: int, until: dt.datetime | None, ref: str | None = None
+    scenario: Scenario,
+    seed: int,
+    until: dt.datetime | None,
+    ref: str | None = None,
+    settings: str | None = None,
+    database: str | None = None,
 ) -> str:
-    """The exact command line that replays this run."""
-    if ref is None:
-        shipped_source = f"scenarios/{scenario.name}.toml"
-        ref = scenario.name if scenario.source == shipped_source else scenario.source
-    parts = ["harness", "replay", ref, "--seed", str(seed)]
+    """The exact command line that replays this run (from the same directory)."""
+    import shlex
+
+    parts = ["harness", "replay", ref or scenario.source, "--seed", str(seed)]
     if until is not None and until < scenario.end:
         parts += ["--until", until.isoformat()]
-    return " ".join(parts)
+    if settings:
+        parts += ["--settings", settings]
+    if database and database != "project":
+        parts += ["--database", database]
+    return shlex.join(parts)
 
 
 def run(
@@ -340,13 +342,19 @@ def run(
     until: dt.datetime | None = None,
     progress: Progress | None = None,
     settings: str | None = None,
+    database: str | None = None,
+    ref: str | None = None,
 ) -> RunResult:
     """Replay ``scenario`` on a fresh database and judge it."""
-    ensure_django(settings or scenario.settings, scenario)
+    module = ensure_django(settings, scenario, database)
     from harness.freshdb import fresh_database
 
     with fresh_database():
-        return replay_here(scenario, seed=seed, until=until, progress=progress)
+        result = replay_here(scenario, seed=seed, until=until, progress=progress)
+    result.command = reproduce_command(
+        scenario, result.seed, until, ref, module, database or scenario.database
+    )
+    return result
 
 
 def replay_here(
@@ -462,9 +470,15 @@ def _replay(
             verdicts=verdicts,
             clusters=ctx.clusters,
             ledger=ledger,
-            command=reproduce_command(scenario, seed, until),
+            command=reproduce_command(scenario, seed, until, settings=_current_settings()),
             schedules=schedules,
         )
+
+
+def _current_settings() -> str | None:
+    from django.conf import settings
+
+    return getattr(settings, "SETTINGS_MODULE", None)
 
 
 def _wants_fakes(fn: Callable[..., Any]) -> bool:

@@ -16,7 +16,6 @@ Every problem is one :class:`ScenarioError` line: ``<file>: <key path>: <reason>
 from __future__ import annotations
 
 import datetime as dt
-import importlib.resources
 import re
 import tomllib
 import zoneinfo
@@ -100,7 +99,7 @@ class Scenario:
     name: str
     start: dt.datetime
     duration: dt.timedelta
-    settings: str = "config.settings.test"
+    settings: str | None = None  # None: --settings, else DJANGO_SETTINGS_MODULE
     description: str = ""
     time_zone: str = "UTC"
     seed: int = 0
@@ -115,6 +114,9 @@ class Scenario:
     checks: list[str] | None = None  # None: every checker
     gate_until: dt.timedelta | None = None  # the golden covers start .. start + gate_until
     source: str = "<scenario>"
+    project_root: Path | None = None  # put first on sys.path (None: the current directory)
+    paths: list[Path] = field(default_factory=list)  # more sys.path entries, after the root
+    database: str = "project"  # "project": its own DATABASES; "harness": the harness's server
 
     @property
     def end(self) -> dt.datetime:
@@ -131,6 +133,7 @@ _DURATION = re.compile(
     r"(?:(?P<s>\d+(?:\.\d+)?)s)?\s*(?:(?P<ms>\d+)ms)?\s*$"
 )
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")  # a module may be top-level
 _COMMAND = re.compile(r"^[A-Za-z_][\w-]*$")
 
 
@@ -263,9 +266,9 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
     duration = r.duration("duration", required=True)
     if duration <= dt.timedelta():
         r.fail("must be longer than zero", "duration")
-    settings = r.get("settings", str, default="config.settings.test")
-    if not _DOTTED.match(settings):
-        r.fail(f"{settings!r} is not a dotted module path", "settings")
+    settings = r.get("settings", str, default=None)
+    if settings is not None and not _MODULE.match(settings):
+        r.fail(f"{settings!r} is not a module path like 'mysite.settings'", "settings")
     seed = r.get("seed", int, default=0)
     scenario = Scenario(
         name=r.get("name", str, default=name or Path(source).stem),
@@ -277,6 +280,17 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
         seed=seed,
         source=source,
     )
+    base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+    root = r.get("project_root", str, default=None)
+    if root is not None:
+        scenario.project_root = _directory(r, "project_root", base / root)
+    for i, item in enumerate(r.get("paths", list, default=[])):
+        if not isinstance(item, str):
+            r.fail(f"expected a path, got {_show(item)}", f"paths[{i}]")
+        scenario.paths.append(_directory(r, f"paths[{i}]", base / item))
+    scenario.database = r.get("database", str, default="project")
+    if scenario.database not in ("project", "harness"):
+        r.fail(f"{scenario.database!r} is not 'project' or 'harness'", "database")
     scenario.gate_until = r.duration("gate_until")
     if scenario.gate_until is not None and scenario.gate_until > duration:
         r.fail("is beyond the scenario's duration", "gate_until")
@@ -288,6 +302,14 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
     _parse_expect(r.table("expect"), scenario)
     r.done()
     return scenario
+
+
+def _directory(r: _Reader, key: str, path: Path) -> Path:
+    """A directory named relative to the scenario file; it must exist."""
+    resolved = path.resolve()
+    if not resolved.is_dir():
+        r.fail(f"{resolved} is not a directory (paths are relative to the scenario file)", key)
+    return resolved
 
 
 def _parse_setup(r: _Reader, items: list[Any]) -> list[SetupStep]:
@@ -470,7 +492,7 @@ def _check_templates(t: _Reader, key: str, value: Any) -> None:
 
 
 def _parse_fakes(t: _Reader, scenario: Scenario) -> list[FakeSpec]:
-    from fakes.faults import FaultPlan, FaultPlanError
+    from harness.fakes.faults import FaultPlan, FaultPlanError
 
     specs = []
     for kind in list(t.data):
@@ -521,44 +543,76 @@ def _parse_expect(t: _Reader, scenario: Scenario) -> None:
 
 
 # -- loading and naming ---------------------------------------------------------------------------
-def shipped() -> dict[str, Any]:
-    """The scenarios shipped in the ``scenarios`` package: name → resource."""
-    root = importlib.resources.files("scenarios")
-    return {
-        p.name.removesuffix(".toml"): p
-        for p in sorted(root.iterdir(), key=lambda p: p.name)
-        if p.name.endswith(".toml")
-    }
+SCENARIOS_ENV = "HARNESS_SCENARIOS"
 
 
-def golden_path(name: str) -> Path:
-    """Where a shipped scenario's golden timeline lives."""
-    return Path(str(importlib.resources.files("scenarios"))) / "golden" / f"{name}.jsonl"
+def scenario_dirs() -> list[Path]:
+    """Where scenario names are looked up: ``$HARNESS_SCENARIOS`` (os.pathsep-separated), else
+    ``scenarios/`` in the current directory (the project root, as for ``manage.py``)."""
+    import os
+
+    configured = os.environ.get(SCENARIOS_ENV, "")
+    if configured.strip():
+        return [Path(p).expanduser() for p in configured.split(os.pathsep) if p.strip()]
+    return [Path.cwd() / "scenarios"]
+
+
+def shipped() -> dict[str, Path]:
+    """The project's named scenarios (``*.toml`` in :func:`scenario_dirs`): name → file.
+
+    The first directory that has a name wins."""
+    found: dict[str, Path] = {}
+    for folder in scenario_dirs():
+        if folder.is_dir():
+            for p in sorted(folder.glob("*.toml")):
+                found.setdefault(p.stem, p)
+    return dict(sorted(found.items()))
+
+
+def golden_path(scenario_file: str | Path) -> Path:
+    """Where a scenario's golden timeline lives: ``golden/<stem>.jsonl`` beside its file."""
+    path = Path(scenario_file)
+    return path.parent / "golden" / f"{path.stem}.jsonl"
+
+
+def locate(ref: str | Path) -> Path:
+    """A scenario name (looked up in :func:`scenario_dirs`) or a path → its file."""
+    text_ref = str(ref)
+    named = shipped()
+    if text_ref in named and not text_ref.endswith(".toml"):
+        return named[text_ref]
+    path = Path(text_ref)
+    if not path.exists():
+        where = ", ".join(str(d) for d in scenario_dirs())
+        names = ", ".join(named) or "none"
+        raise ScenarioError(
+            text_ref, "", f"no such file, and no scenario by that name in {where} (found: {names})"
+        )
+    return path
 
 
 def load(ref: str | Path) -> Scenario:
-    """A shipped scenario's name or a path to any TOML file."""
-    text_ref = str(ref)
-    found = shipped().get(text_ref) if not text_ref.endswith(".toml") else None
-    if found is not None:
-        source, text = f"scenarios/{text_ref}.toml", found.read_text(encoding="utf-8")
-    else:
-        path = Path(text_ref)
-        if not path.exists():
-            names = ", ".join(shipped())
-            raise ScenarioError(
-                text_ref, "", f"no such file or shipped scenario (shipped: {names})"
-            )
-        source = text_ref
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError(source, "", f"cannot read: {exc}") from None
+    """A scenario by name (see :func:`scenario_dirs`) or a path to any TOML file."""
+    path = locate(ref)
+    named = str(ref) in shipped() and not str(ref).endswith(".toml")
+    source = _display(path) if named else str(ref)  # messages name the file as the user did
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, "", f"cannot read: {exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "", f"TOML syntax error: {str(exc).splitlines()[0]}") from None
-    return parse(data, source, name=Path(source).stem)
+    return parse(data, source, name=path.stem)
+
+
+def _display(path: Path) -> str:
+    """A path as messages show it: relative to the current directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:

@@ -23,8 +23,8 @@ from typing import Any
 import requests
 from hypothesis import strategies as st
 
-from fakes.faults import OUTAGE_KINDS
-from fakes.operations import OPERATIONS
+from harness.fakes.faults import OUTAGE_KINDS
+from harness.fakes.operations import OPERATIONS
 
 # -- error texts ------------------------------------------------------------------------------
 

@@ -182,7 +182,7 @@ def _bands(
 
 
 def _fault_spans(result: Any, axis: _Axis) -> list[tuple[dt.datetime, dt.datetime, str]]:
-    from fakes.faults import parse_time
+    from harness.fakes.faults import parse_time
 
     spans = []
     for fake in result.scenario.fakes:

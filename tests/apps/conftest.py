@@ -94,7 +94,7 @@ def clock() -> Callable[[], dt.datetime]:
 
 @pytest.fixture
 def ledger(clock: Callable[[], dt.datetime]) -> Any:
-    from fakes.ledger import Ledger
+    from harness.fakes.ledger import Ledger
 
     return Ledger(clock)
 
@@ -106,9 +106,9 @@ def rsps() -> Iterator[responses.RequestsMock]:
 
 
 def make_virtualmin(rsps: responses.RequestsMock, ledger: Any, plan: dict | None = None) -> Any:
-    from fakes.faults import FaultInjector, FaultPlan
-    from fakes.transport import mount_responses
-    from fakes.virtualmin import FakeVirtualmin
+    from harness.fakes.faults import FaultInjector, FaultPlan
+    from harness.fakes.transport import mount_responses
+    from harness.fakes.virtualmin import FakeVirtualmin
 
     faults = FaultInjector(FaultPlan.from_dict(plan), seed=1) if plan else None
     fake = FakeVirtualmin(ledger, timezone.now, faults, username=VM_USER, password=VM_PASSWORD)
@@ -200,9 +200,9 @@ def payments(rsps: responses.RequestsMock, ledger: Any, payments_plan: dict | No
 def make_payments(rsps: responses.RequestsMock, ledger: Any, plan: dict | None = None) -> Any:
     from django.test import Client
 
-    from fakes.faults import FaultInjector, FaultPlan
-    from fakes.payments import FakePayments
-    from fakes.transport import mount_responses
+    from harness.fakes.faults import FaultInjector, FaultPlan
+    from harness.fakes.payments import FakePayments
+    from harness.fakes.transport import mount_responses
 
     client = Client()
 
@@ -235,9 +235,9 @@ def registrar(rsps: responses.RequestsMock, ledger: Any) -> Any:
 
 
 def make_registrar(rsps: responses.RequestsMock, ledger: Any, plan: dict | None = None) -> Any:
-    from fakes.faults import FaultInjector, FaultPlan
-    from fakes.registrar import FakeRegistrar
-    from fakes.transport import mount_responses
+    from harness.fakes.faults import FaultInjector, FaultPlan
+    from harness.fakes.registrar import FakeRegistrar
+    from harness.fakes.transport import mount_responses
 
     faults = FaultInjector(FaultPlan.from_dict(plan), seed=1) if plan else None
     fake = FakeRegistrar(ledger, timezone.now, faults, token=settings.REGISTRAR_API_TOKEN)

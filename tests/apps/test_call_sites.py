@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-APPS = Path(__file__).resolve().parents[2] / "apps"
+APPS = Path(__file__).resolve().parents[2] / "reference" / "apps"
 # What django-q2 1.11's async_task consumes itself; anything else reaches the task function.
 Q_OPTIONS = {
     "hook", "group", "save", "sync", "cached", "ack_failure", "iter_count", "iter_cached",

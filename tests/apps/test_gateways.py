@@ -65,9 +65,9 @@ def test_http_statuses(rsps, ledger, server, status, mutation, read):
 def test_real_socket_read_timeout_and_refused_connection(ledger, server, settings):
     from django.utils import timezone
 
-    from fakes.faults import FaultInjector, FaultPlan
-    from fakes.transport import serve
-    from fakes.virtualmin import FakeVirtualmin
+    from harness.fakes.faults import FaultInjector, FaultPlan
+    from harness.fakes.transport import serve
+    from harness.fakes.virtualmin import FakeVirtualmin
 
     plan = FaultPlan.from_dict(
         {"rules": [{"type": "outage", "kind": "read_timeout", "operation": "create-domain"}]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakes.ledger import Ledger
+from harness.fakes.ledger import Ledger
 from tests.fakes.support import TRANSPORTS, Clock
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import responses
 
-from fakes.transport import mount_responses, serve
+from harness.fakes.transport import mount_responses, serve
 
 ORIGIN = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 TRANSPORTS = ("responses", "werkzeug")

@@ -8,7 +8,7 @@ import requests
 import responses
 import stripe
 
-from fakes import (
+from harness.fakes import (
     FakePayments,
     FakeRegistrar,
     FakeVirtualmin,
@@ -17,8 +17,8 @@ from fakes import (
     Ledger,
     mount_responses,
 )
-from fakes.payments import DEFAULT_SECRET_KEY
-from fakes.registrar import DEFAULT_TOKEN
+from harness.fakes.payments import DEFAULT_SECRET_KEY
+from harness.fakes.registrar import DEFAULT_TOKEN
 from tests.fakes.support import ORIGIN, Clock
 
 PLAN = {

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fakes.faults import FaultInjector, FaultPlan, FaultPlanError, parse_duration
+from harness.fakes.faults import FaultInjector, FaultPlan, FaultPlanError, parse_duration
 from tests.fakes.support import ORIGIN
 
 PLAN_TOML = """
@@ -261,8 +261,8 @@ def test_same_plan_and_seed_give_identical_faults(
 
 
 def test_every_routed_operation_can_be_named_in_a_plan() -> None:
-    from fakes import payments
-    from fakes.operations import PAYMENTS_OPERATIONS
+    from harness.fakes import payments
+    from harness.fakes.operations import PAYMENTS_OPERATIONS
 
     routed = {op for _, _, op in payments._ROUTES}
     assert routed <= PAYMENTS_OPERATIONS

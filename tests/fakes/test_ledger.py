@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
-from fakes.ledger import Ledger, LedgerEntry
+from harness.fakes.ledger import Ledger, LedgerEntry
 from tests.fakes.support import Clock
 
 

@@ -12,10 +12,10 @@ import requests
 import responses
 import stripe
 
-from fakes.faults import FaultInjector, FaultPlan
-from fakes.ledger import Ledger
-from fakes.payments import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, FakePayments
-from fakes.transport import mount_responses
+from harness.fakes.faults import FaultInjector, FaultPlan
+from harness.fakes.ledger import Ledger
+from harness.fakes.payments import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, FakePayments
+from harness.fakes.transport import mount_responses
 from tests.fakes.support import Clock, reach
 
 OFF_SESSION = {"currency": "ron", "confirm": True, "off_session": True}

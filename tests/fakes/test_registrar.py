@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from fakes.faults import FaultInjector, FaultPlan
-from fakes.ledger import Ledger
-from fakes.registrar import DEFAULT_TOKEN, FakeRegistrar
+from harness.fakes.faults import FaultInjector, FaultPlan
+from harness.fakes.ledger import Ledger
+from harness.fakes.registrar import DEFAULT_TOKEN, FakeRegistrar
 from tests.fakes.support import Clock, reach
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}

@@ -10,10 +10,10 @@ import pytest
 import requests
 import responses
 
-from fakes.faults import FaultInjector, FaultPlan
-from fakes.ledger import ATTEMPT_HEADER, TASK_HEADER, Ledger
-from fakes.transport import mount_responses
-from fakes.virtualmin import API_PATH, FakeVirtualmin
+from harness.fakes.faults import FaultInjector, FaultPlan
+from harness.fakes.ledger import ATTEMPT_HEADER, TASK_HEADER, Ledger
+from harness.fakes.transport import mount_responses
+from harness.fakes.virtualmin import API_PATH, FakeVirtualmin
 from tests.fakes.support import ORIGIN, Clock, reach
 
 AUTH = ("admin", "secret")
@@ -385,7 +385,7 @@ def test_a_bug_inside_the_fake_is_an_envelope_not_a_traceback(
 
 
 def test_real_latency_on_the_werkzeug_transport(ledger: Ledger, clock: Clock) -> None:
-    from fakes.transport import serve
+    from harness.fakes.transport import serve
 
     plan = FaultPlan.from_dict({"rules": [{"type": "latency", "ms": 20}]})
     vm = FakeVirtualmin(ledger, clock, FaultInjector(plan, seed=0))
@@ -400,7 +400,7 @@ def test_https_transport_with_a_self_signed_certificate(
     ledger: Ledger, clock: Clock, tmp_path: Path
 ) -> None:
     """PRAHO's gateway insists on HTTPS; ``serve`` can speak it (cert made with openssl)."""
-    from fakes.transport import serve
+    from harness.fakes.transport import serve
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(

@@ -90,8 +90,8 @@ class TestResolve:
 @pytest.mark.parametrize(
     "argv,env",
     [
-        (["manage.py", "check"], {"HARNESS_EMBEDDED_PG": "0"}),
-        (["manage.py", "check"], {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}),
+        (["reference/manage.py", "check"], {"HARNESS_EMBEDDED_PG": "0"}),
+        (["reference/manage.py", "check"], {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}),
         (["-m", "harness.cli", "db"], {"HARNESS_EMBEDDED_PG": "0"}),
         (
             ["-m", "pytest", "-p", "no:xdist", "tests/harness/test_database.py::TestParseUrl"],

@@ -27,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from apps.billing import tasks
 from apps.billing.models import Invoice, Payment, Subscription
 from apps.common.retriability import RetryableTaskError
-from fakes import FaultInjector, FaultPlan, Ledger
+from harness.fakes import FaultInjector, FaultPlan, Ledger
 from tests.apps.conftest import make_payments
 from tests.properties.support import Sandbox, machine_settings, service_rows
 

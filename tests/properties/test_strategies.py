@@ -11,8 +11,8 @@ import responses
 from croniter import croniter
 from hypothesis import given
 
-from fakes.faults import FaultInjector, FaultPlan
-from fakes.operations import OPERATIONS
+from harness.fakes.faults import FaultInjector, FaultPlan
+from harness.fakes.operations import OPERATIONS
 from harness.strategies import (
     cron_expressions,
     fault_plans,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import golden_path, load, shipped
+from harness.scenario import golden_path, load, locate, shipped
 from harness.timeline import first_divergence
 
 pytestmark = pytest.mark.dbpath
@@ -35,7 +35,7 @@ def test_shipped_scenario_holds_and_matches_its_golden(name, run_scenario):
     until = scenario.start + scenario.gate_until if scenario.gate_until else None
     result = run_scenario(scenario, until=until)
     assert result.ok, result.explain()
-    expected = golden_path(name).read_text(encoding="utf-8").splitlines()
+    expected = golden_path(locate(name)).read_text(encoding="utf-8").splitlines()
     div = first_divergence(expected, result.timeline.dumps().splitlines())
     assert div is None, f"line {div.line}:\n- {div.expected}\n+ {div.actual}"
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from fakes.base import Attribution, Call, FakeApp, Reply
-from fakes.faults import Fault, FaultInjector
-from fakes.ledger import Ledger
-from fakes.operations import VIRTUALMIN, VIRTUALMIN_OPERATIONS
+from harness.fakes.base import Attribution, Call, FakeApp, Reply
+from harness.fakes.faults import Fault, FaultInjector
+from harness.fakes.ledger import Ledger
+from harness.fakes.operations import VIRTUALMIN, VIRTUALMIN_OPERATIONS
 
 API_PATH = "/virtual-server/remote.cgi"
 DEFAULT_USERNAME = "admin"

@@ -25,8 +25,8 @@ import responses
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import EnvironBuilder
 
-from fakes.base import ENV_ATTRIBUTION, ENV_FAULT, ENV_LATENCY_MS, Attribution
-from fakes.faults import Fault
+from harness.fakes.base import ENV_ATTRIBUTION, ENV_FAULT, ENV_LATENCY_MS, Attribution
+from harness.fakes.faults import Fault
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

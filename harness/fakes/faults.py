@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fakes.operations import FAKE_NAMES, OPERATIONS
+from harness.fakes.operations import FAKE_NAMES, OPERATIONS
 
 RULE_TYPES = ("outage", "error", "rate_limit", "latency", "lost_response")
 OUTAGE_KINDS = ("503", "connection_refused", "read_timeout")

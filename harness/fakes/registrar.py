@@ -18,10 +18,10 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from fakes.base import Attribution, Call, FakeApp, Reply
-from fakes.faults import FaultInjector
-from fakes.ledger import Ledger
-from fakes.operations import REGISTRAR
+from harness.fakes.base import Attribution, Call, FakeApp, Reply
+from harness.fakes.faults import FaultInjector
+from harness.fakes.ledger import Ledger
+from harness.fakes.operations import REGISTRAR
 
 DEFAULT_TOKEN = "pat_dqharness"
 MAX_YEARS = 10

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import requests
 from werkzeug.wrappers import Request
 
-from fakes.base import Attribution, Call, FakeApp, Reply, make_id
-from fakes.faults import Fault, FaultInjector
-from fakes.ledger import Ledger
-from fakes.operations import PAYMENTS
+from harness.fakes.base import Attribution, Call, FakeApp, Reply, make_id
+from harness.fakes.faults import Fault, FaultInjector
+from harness.fakes.ledger import Ledger
+from harness.fakes.operations import PAYMENTS
 
 DEFAULT_SECRET_KEY = "sk_test_dqharness"
 DEFAULT_WEBHOOK_SECRET = "whsec_dqharness"

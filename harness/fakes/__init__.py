@@ -4,12 +4,12 @@ plans and an effect ledger. They know nothing of Django-Q2: give them a ``now()`
 
 from __future__ import annotations
 
-from fakes.faults import Fault, FaultInjector, FaultPlan, FaultPlanError
-from fakes.ledger import ATTEMPT_HEADER, TASK_HEADER, Ledger, LedgerEntry
-from fakes.payments import FakePayments
-from fakes.registrar import FakeRegistrar
-from fakes.transport import ServedApp, mount_responses, serve
-from fakes.virtualmin import FakeVirtualmin
+from harness.fakes.faults import Fault, FaultInjector, FaultPlan, FaultPlanError
+from harness.fakes.ledger import ATTEMPT_HEADER, TASK_HEADER, Ledger, LedgerEntry
+from harness.fakes.payments import FakePayments
+from harness.fakes.registrar import FakeRegistrar
+from harness.fakes.transport import ServedApp, mount_responses, serve
+from harness.fakes.virtualmin import FakeVirtualmin
 
 __all__ = [
     "ATTEMPT_HEADER",

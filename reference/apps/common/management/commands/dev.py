@@ -34,11 +34,11 @@ STOP_GRACE_SECONDS = 10
 def start_fakes(env: dict[str, str], web_port: int) -> tuple[list[Any], dict[str, str]]:
     """Serve the fakes over real HTTP; returns the servers and the URLs they answer on."""
     try:
-        from fakes.ledger import Ledger
-        from fakes.payments import FakePayments
-        from fakes.registrar import FakeRegistrar
-        from fakes.transport import serve
-        from fakes.virtualmin import FakeVirtualmin
+        from harness.fakes.ledger import Ledger
+        from harness.fakes.payments import FakePayments
+        from harness.fakes.registrar import FakeRegistrar
+        from harness.fakes.transport import serve
+        from harness.fakes.virtualmin import FakeVirtualmin
     except ImportError:
         return [], {}
     ledger = Ledger(timezone.now)
