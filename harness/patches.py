@@ -113,6 +113,42 @@ def install(seed: int, broker_class: str = "harness.broker.DeterministicORM") ->
     return p
 
 
+@contextlib.contextmanager
+def deferred_post_migrate() -> Iterator[None]:
+    """``migrate`` without its ``post_migrate`` signal, for building the template database.
+
+    ``post_migrate`` handlers create rows that read the clock (a schedule's ``next_run =
+    now()``); built into the template in real time they would carry today's date into every
+    virtual window. The runner sends the signal itself at each run's virtual start
+    (:func:`emit_post_migrate`), as ``migrate`` would at a deploy at that instant.
+    """
+    import django.core.management.commands.migrate as migrate_command
+
+    p = Patches()
+    p.set(
+        migrate_command,
+        "emit_post_migrate_signal",
+        lambda *args, **kwargs: None,
+        "the template keeps no clock-dependent post_migrate rows; each run sends it at its start",
+    )
+    try:
+        yield
+    finally:
+        p.undo()
+
+
+def emit_post_migrate(alias: str = "default") -> None:
+    """Send ``post_migrate`` for every app, as ``migrate`` does on a fresh database."""
+    from django.apps import apps
+    from django.core.management.sql import emit_post_migrate_signal
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[alias])
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=alias, apps=apps, plan=plan)
+
+
 CLUSTER_KNOBS = (
     "CLUSTER_NAME",
     "RETRY",

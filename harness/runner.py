@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, run_all
+from harness.compat import django_q_version
 from harness.errors import HarnessError
 from harness.scenario import FakeSpec, Scenario, ScenarioError, resolve_paths
 from harness.timeline import Timeline
@@ -89,6 +90,7 @@ class RunResult:
             "stats": self.stats,
             "verdicts": [v.to_dict() for v in self.verdicts],
             "events": len(self.timeline),
+            "django_q": django_q_version(),
         }
 
 
@@ -404,12 +406,23 @@ def _replay(
 
     from harness.driver import Durations, Simulation
     from harness.load import arrivals, fields_for, render
+    from harness.patches import emit_post_migrate
 
     clusters = _cluster_specs(scenario)
     durations = Durations(scenario.durations_default, dict(scenario.durations), seed=seed)
     sim = Simulation(scenario.start, clusters, seed=seed, durations=durations, strict=False)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
         ledger, built, rules = mount_fakes(scenario, sim, rsps, seed)
+        # The project is deployed at the virtual start: tasks a data migration left queued are
+        # followed and run, and post_migrate handlers create their rows now (harness.freshdb).
+        sim.adopt_queued(during="migrate")
+        try:
+            emit_post_migrate()
+        except Exception as exc:
+            raise HarnessError(
+                f"{scenario.source}: a post_migrate handler failed at the virtual start: "
+                f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            ) from None
         for i, step in enumerate(scenario.setup):
             try:
                 if step.command:

@@ -3,9 +3,11 @@
 Configured by ``[expect.audit] model = "app_label.Model"`` (or the setting
 ``HARNESS_AUDIT_MODEL``), with ``time_field`` (default ``created_at``), ``require`` (which
 executions must be audited: ``"effects"`` — it caused an external effect in the fakes' ledger,
-``"failures"`` — it failed, ``"all"``; default effects and failures) and optionally ``funcs``
-or ``exclude``. Under the virtual clock a task's code runs at its start instant, so its audit
-rows carry exactly that time: executions and rows are matched per instant.
+``"failures"`` — it failed, ``"all"``; default ``["effects"]``: auditing failures is a
+convention of some platforms, such as the reference one, not a rule) and optionally ``funcs``
+or ``exclude``. A project without an audit model is not judged: the verdict says so. Under the
+virtual clock a task's code runs at its start instant, so its audit rows carry exactly that
+time: executions and rows are matched per instant.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls, limit
 
 NAME = "audit"
+DEFAULT_REQUIRE = ("effects",)
 DOC = "every execution with an external effect or a failure left an audit row (if configured)"
 
 
@@ -23,7 +26,7 @@ def options(r: Any) -> dict[str, Any]:
     model = r.get("model", str, default=None)
     if model is not None and model.count(".") != 1:
         r.fail(f"{model!r} is not 'app_label.ModelName'", "model")
-    require = r.get("require", list, default=["effects", "failures"])
+    require = r.get("require", list, default=list(DEFAULT_REQUIRE))
     for i, item in enumerate(require):
         if item not in ("effects", "failures", "all"):
             r.fail(f"{item!r} is not one of effects, failures, all", f"require[{i}]")
@@ -67,7 +70,7 @@ def check(ctx: RunContext) -> Verdict:
         return Verdict(NAME, True, "no audit model configured: nothing to check")
     opts = ctx.options(NAME)
     funcs, exclude = opts.get("funcs"), set(opts.get("exclude") or [])
-    require = set(opts.get("require") or ["effects", "failures"])
+    require = set(opts.get("require") or DEFAULT_REQUIRE)
     rows_at = Counter(row["at"] for row in audit_rows(ctx))
     effects = {
         (entry.task_id, entry.attempt)

@@ -31,6 +31,25 @@ def options(r: Any) -> dict[str, Any]:
     return {"once": once}
 
 
+def _unkeyed_money(entries: list[Any], once: set[str]) -> str:
+    """Money effects whose business key is not a business fact (no metadata key matched, so
+    the key is the idempotency key or the created object's id): a second charge for the same
+    invoice would carry another key and pass unseen. Said in the verdict, not hidden."""
+    unkeyed = [
+        e
+        for e in entries
+        if e.effect in once and e.detail.get("business_key_from") in ("idempotency_key", "none")
+    ]
+    if not unkeyed:
+        return ""
+    names = ", ".join(unkeyed[0].detail.get("business_key_metadata") or [])
+    return (
+        f"; but {len(unkeyed)} {unkeyed[0].effect} effects carried none of the metadata keys "
+        f"({names}), so a duplicate per invoice/order would not show: name yours in "
+        "fakes.payments.options.business_key_metadata"
+    )
+
+
 def check(ctx: RunContext) -> Verdict:
     if ctx.ledger is None:
         return Verdict(NAME, True, "no fakes mounted: nothing to check")
@@ -51,8 +70,9 @@ def check(ctx: RunContext) -> Verdict:
         )
         evidence.append(f"{fake} {effect} for {key!r} happened {len(entries)}×: {times}")
     counted = sum(len(v) for v in groups.values())
+    blind = _unkeyed_money(ctx.ledger.entries(), once)
     if not evidence:
-        return Verdict(NAME, True, f"{counted} effects, each once per business key")
+        return Verdict(NAME, True, f"{counted} effects, each once per business key{blind}")
     return Verdict(
         NAME, False, f"{len(evidence)} duplicated effects; first: {evidence[0]}", limit(evidence)
     )

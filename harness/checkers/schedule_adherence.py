@@ -23,7 +23,10 @@ from harness.checkers import RunContext, Verdict, limit
 from harness.timeline import format_time
 
 NAME = "schedule-adherence"
-DOC = "every due schedule slot fired once, at its wall-clock time; catch_up respected"
+DOC = (
+    "every due schedule slot fired once, at its wall-clock time; catch_up respected; no first "
+    "run anchored outside the window"
+)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 PASS = dt.timedelta(seconds=30)
 
@@ -95,6 +98,63 @@ def expected_slots(row: dict[str, Any], ctx: RunContext, at: str | None) -> list
     return slots
 
 
+_PERIOD = {
+    "I": None,  # minutes (from the row)
+    "H": dt.timedelta(hours=1),
+    "D": dt.timedelta(days=1),
+    "W": dt.timedelta(days=7),
+    "BW": dt.timedelta(days=14),
+    "M": dt.timedelta(days=31),
+    "BM": dt.timedelta(days=62),
+    "Q": dt.timedelta(days=92),
+    "Y": dt.timedelta(days=366),
+}
+
+
+def _period(row: dict[str, Any], ctx: RunContext) -> dt.timedelta | None:
+    """How far after the start a schedule created at the start can first run (None: any)."""
+    kind = row["schedule_type"]
+    if kind == "I":
+        return dt.timedelta(minutes=row["minutes"] or 1)
+    if kind == "C":
+        from croniter import croniter
+
+        try:
+            slot = croniter(row["cron"], ctx.start.astimezone(ctx.zone)).get_next(dt.datetime)
+        except Exception:  # an invalid cron: the scheduler's own error is the finding
+            return None
+        return slot.astimezone(dt.UTC) - ctx.start.astimezone(dt.UTC)
+    return _PERIOD.get(kind)
+
+
+def first_run_outside(row: dict[str, Any], ctx: RunContext, tolerance: dt.timedelta) -> str | None:
+    """A first ``next_run`` no schedule created at the start could have: the row was anchored
+    by another clock (built in real time by ``post_migrate`` or a data migration, or copied
+    from a database of another day). Such a row silently never fires in the window, or fires
+    at once and catches up."""
+    period = _period(row, ctx)
+    first = row["next_run"]
+    if period is None or first is None:
+        return None
+    name = row["name"] or f"#{row['id']}"
+    start = ctx.start.astimezone(dt.UTC)  # absolute arithmetic: a zone's would move at DST
+    latest = start + period + tolerance
+    if first > latest:
+        fate = "it never fires in this run" if first > ctx.end else "its earlier slots are lost"
+        return (
+            f"{name}: first run {ctx.when(first)} is after {ctx.when(latest)}, the latest a "
+            f"schedule created at the start ({ctx.when(ctx.start)}) would run: was next_run set "
+            f"by another clock (post_migrate or a data migration in real time)? {fate}"
+        )
+    if first < start - max(period, dt.timedelta(days=1)):
+        return (
+            f"{name}: first run {ctx.when(first)} lies {start - first} before the start "
+            f"({ctx.when(ctx.start)}): was next_run set by another clock? it fires at once"
+            + (" and catches up slot by slot" if row["schedule_type"] != "C" else "")
+        )
+    return None
+
+
 def _down(
     spec: Any, when: dt.datetime, grace: dt.timedelta = dt.timedelta()
 ) -> tuple[dt.datetime, dt.datetime] | None:
@@ -138,6 +198,10 @@ def check(ctx: RunContext) -> Verdict:
                 f"{name}: no simulated cluster runs its scheduler (cluster "
                 f"{row['cluster'] or ctx.default_cluster!r}): nothing fires"
             )
+            continue
+        anchored = first_run_outside(row, ctx, tolerance)
+        if anchored is not None:
+            evidence.append(anchored)
             continue
         slots = expected_slots(row, ctx, pins.get(name))
         if name in pins and row["schedule_type"] in ("D", "W"):

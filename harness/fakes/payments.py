@@ -237,13 +237,15 @@ class FakePayments(FakeApp):
     def _ts(self) -> int:
         return int(self.now().timestamp())
 
-    def _business_key(self, params: dict[str, Any], idem: str | None) -> str | None:
+    def _business_key(self, params: dict[str, Any], idem: str | None) -> tuple[str | None, str]:
+        """The business key and where it came from (``metadata.<name>``, ``idempotency_key``
+        or ``none``); the duplicate-effects checker reports effects that had none."""
         metadata = params.get("metadata")
         if isinstance(metadata, dict):
             for key in self.business_key_metadata:
                 if metadata.get(key):
-                    return str(metadata[key])
-        return idem
+                    return str(metadata[key]), f"metadata.{key}"
+        return idem, ("idempotency_key" if idem else "none")
 
     # -- routing -----------------------------------------------------------------------------
     def route(self, request: Request) -> Call | Reply:
@@ -272,13 +274,17 @@ class FakePayments(FakeApp):
         # Only money movements fall back to the idempotency key: the SDK invents a random key for
         # every POST without one, which would make other business keys unreproducible.
         money = operation in ("payment_intent.create", "refund.create")
-        business_key = self._business_key(params, idem if money else None) or object_id
+        business_key, key_from = self._business_key(params, idem if money else None)
+        business_key = business_key or object_id
         if operation == "refund.create" and business_key in (idem, None):
             # A refund's natural identity is what it refunds.
             business_key = params.get("payment_intent") or params.get("charge") or idem
         if operation == "payment_method.attach":
             business_key = params.get("customer") or business_key
         detail: dict[str, Any] = {"params": params}
+        if money:
+            detail["business_key_from"] = key_from
+            detail["business_key_metadata"] = list(self.business_key_metadata)
         if idem:
             detail["idempotency_key"] = idem
         fingerprint = (request.method, request.path, tuple(sorted(request.form.items(multi=True))))

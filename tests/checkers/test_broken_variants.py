@@ -68,6 +68,36 @@ def test_duplicate_effects_sees_a_charge_retried_without_idempotency_key(run_sce
     assert not result.verdict("retry-discipline").ok  # and the blind resend itself
 
 
+@pytest.mark.parametrize("named", [False, True], ids=["default-keys", "named-key"])
+def test_duplicate_charges_under_another_metadata_key(run_scenario, named):
+    """Charges keyed by ``metadata[subscription]``: with the default key names the duplicate is
+    invisible and the verdict says why; naming the key makes it a failure."""
+    options = {"secret_key": "{settings.STRIPE_SECRET_KEY}"}
+    if named:
+        options["business_key_metadata"] = ["subscription"]
+    payments = FakeSpec(
+        kind="payments",
+        url="{settings.STRIPE_API_BASE}",
+        options=options,
+        faults=[{"type": "lost_response", "fake": "payments", "max_count": 1}],
+    )
+    result = run_scenario(
+        scenario(
+            "own-metadata",
+            loads=[load("enqueue_own_metadata_charge", 1)],
+            fakes=[payments],
+            cluster={"retry": 60, "max_attempts": 3},
+        )
+    )
+    v = result.verdict("duplicate-effects")
+    if named:
+        assert not v.ok and "charge.succeeded for '1' happened 2×" in v.message
+    else:
+        assert v.ok
+        assert "2 charge.succeeded effects carried none of the metadata keys" in v.message
+        assert "business_key_metadata" in v.message
+
+
 def test_schedule_adherence_sees_a_daily_schedule_anchored_at_creation(run_scenario):
     sc = scenario(
         "anchored-daily",
@@ -151,10 +181,22 @@ def test_audit_sees_an_unaudited_failure(run_scenario):
         "unaudited",
         loads=[load("enqueue_unaudited", 1)],
         cluster={"max_attempts": 1},
-        expect={"audit": {"model": "common.AuditEvent"}},
+        expect={"audit": {"model": "common.AuditEvent", "require": ["effects", "failures"]}},
     )
     v = failing(run_scenario(sc), "audit")
     assert "unaudited_failure(1)" in v.message and "2026-02-10 10:18:23 EET" in v.message
+
+
+def test_audit_of_failures_is_a_policy_not_a_default(run_scenario):
+    """A project that audits only external effects is not failed for unaudited failures."""
+    sc = scenario(
+        "unaudited-by-policy",
+        loads=[load("enqueue_unaudited", 1)],
+        cluster={"max_attempts": 1},
+        expect={"audit": {"model": "common.AuditEvent"}},
+    )
+    v = run_scenario(sc).verdict("audit")
+    assert v.ok, v.message
 
 
 def test_driver_findings_sees_a_scheduler_pass_that_raises(run_scenario):

@@ -67,6 +67,32 @@ def enqueue_charge(n: int) -> str:
     return async_task(f"{HERE}.charge_without_key", n)
 
 
+def charge_with_own_metadata(subscription_id: int) -> dict[str, Any]:
+    """Another team's convention: the business fact is ``metadata[subscription]``."""
+    import stripe
+
+    client = stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        max_network_retries=0,
+    )
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 900,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "off_session": True,
+            "metadata": {"subscription": str(subscription_id)},
+        }
+    )  # no idempotency key either: a retry after a lost response charges again
+    return {"success": True, "intent": intent.id}
+
+
+def enqueue_own_metadata_charge(n: int) -> str:
+    return async_task(f"{HERE}.charge_with_own_metadata", n)
+
+
 # -- schedule-adherence: a DAILY schedule anchored at whatever time setup ran ---------------------
 def schedule_daily_at_creation() -> None:
     schedule(f"{HERE}.noop", name="fixture-daily-report", schedule_type=Schedule.DAILY)

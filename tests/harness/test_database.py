@@ -165,6 +165,36 @@ def test_embedded_cold_start_from_template_then_reuse(private_root: Path) -> Non
     assert (root / "data" / "PG_VERSION").exists()
 
 
+def test_first_start_of_many_processes_at_once_cannot_race(private_root: Path) -> None:
+    """N processes on an empty data root at the same instant (xdist workers and a qcluster on a
+    freshly booted machine): the first start (template, data copy, server) is serialised, so
+    every one of them gets the same server and none dies half-way."""
+    code = """
+        from harness import database
+        import psycopg
+        s = database.resolve().settings
+        with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"]) as c:
+            print(c.execute("show data_directory").fetchone()[0])
+    """
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["HARNESS_PG_DIR"] = str(private_root)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for _, _, err in results]
+    assert {out.strip() for _, out, _ in results} == {str(private_root / "data")}
+    assert not list(private_root.glob("*.tmp"))  # no staging dir left behind
+
+
 def test_db_url_round_trips_as_database_url() -> None:
     """``harness db --url`` prints a URL that, given back as DATABASE_URL, reaches the same
     server (a socket directory must be percent-encoded in the host part)."""
