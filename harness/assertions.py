@@ -39,8 +39,12 @@ def all_enqueued(
     predicate); ``kwargs`` a subset of keyword arguments, each value or predicate; ``at`` the
     enqueue time within ``within``; ``queue`` the target cluster."""
     found = []
-    for event in _timeline(source).of("task.enqueued"):
+    timeline = _timeline(source)
+    undone = {e.data["task"] for e in timeline.of("task.rolledback")}
+    for event in timeline.of("task.enqueued"):
         data = event.data
+        if data["task"] in undone:
+            continue
         if func is not None and data["func"] != func:
             continue
         if args is not None and not _matches(args, tuple(data.get("args") or ())):

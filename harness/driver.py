@@ -273,7 +273,9 @@ class Simulation:
         self._acks: dict[Any, str] = {}  # OrmQ pk → task id
         self._func_of: dict[str, str] = {}
         self._scheduler_enqueues: list[dict[str, Any]] | None = None
+        self._scheduler_errors = 0  # passes django-q2 logged as failed (rolled back)
         self._pending_failure: BaseException | None = None
+        self.stopped: dict[str, Any] | None = None  # the watchdog finding that ended the run
         self._max_row_id: int | None = None  # drain(with_recursion=False)
         self._last_enqueue: datetime | None = None
         self._enqueues = 0  # every enqueue in this process (pre_enqueue), for _dry_key
@@ -365,6 +367,8 @@ class Simulation:
         if callable(until):
             limit = self.now() + horizon
             while not until(self):
+                if self.stopped is not None:
+                    return self.now()
                 if not self._step(limit):
                     raise SimulationError(
                         f"run_until: condition still false at {self.now().isoformat()} "
@@ -373,7 +377,8 @@ class Simulation:
             return self.now()
         while self._step(until):
             pass
-        self.clock.move_to(max(until, self.now()))
+        if self.stopped is None:
+            self.clock.move_to(max(until, self.now()))
         return self.now()
 
     def drain(
@@ -540,6 +545,8 @@ class Simulation:
         return max(min(candidates), now), passes
 
     def _step(self, limit: datetime, schedules: bool = True) -> bool:
+        if self.stopped is not None:
+            return False  # a call never returned: the run ends at that instant
         t, passes = self._next_time(schedules)
         if t is None or t > limit:
             return False
@@ -615,12 +622,17 @@ class Simulation:
             self.timeline.add(now, "cluster.down", cluster=c.spec.name)
 
     def _scheduler_pass(self, c: _Cluster) -> None:
+        """One ``scheduler()`` call. django-q2 runs the pass in one transaction: if it fails
+        (an error it logs, or the watchdog stopping it) every enqueue it made is rolled back
+        with it, and the timeline says so (``task.rolledback``) instead of ``schedule.fired``."""
         from django_q.scheduler import scheduler
 
         now = self.now()
         c.last_pass = now
         due = self._due_schedules(c, now)
+        errors = self._scheduler_errors
         self._scheduler_enqueues = []
+        completed = False
         try:
             with (
                 cluster_conf(c.spec.conf()),
@@ -628,8 +640,13 @@ class Simulation:
                 self._watchdog("scheduler pass", cluster=c.spec.name),
             ):
                 scheduler(broker=c.broker)
+            completed = self._scheduler_errors == errors
         finally:
             fired, self._scheduler_enqueues = self._scheduler_enqueues, None
+            if not completed:
+                self._rolled_back(fired, c)
+        if not completed:
+            return
         pending = list(fired)
         for row in due:
             match = next((e for e in pending if e["func"] == row["func"]), None)
@@ -645,6 +662,14 @@ class Simulation:
                 slot=row["next_run"],
                 cluster=c.spec.name,
             )
+
+    def _rolled_back(self, fired: list[dict[str, Any]], c: _Cluster) -> None:
+        """Enqueues of a failed scheduler pass: gone with its transaction (ORM broker only;
+        Redis is outside the transaction, so there they stay: django-q2's duplicates)."""
+        if self.broker_kind != "orm":
+            return
+        for item in fired:
+            self.timeline.add(self.now(), "task.rolledback", task=item["task"], cluster=c.spec.name)
 
     def _due_schedules(self, c: _Cluster, now: datetime) -> list[dict[str, Any]]:
         """The rows the coming pass will fire, in its order (raw SQL: this runs every pass)."""
@@ -846,6 +871,8 @@ class Simulation:
 
     def _on_log_finding(self, record: logging.LogRecord) -> None:
         detail = record.getMessage()
+        if "create task from schedule" in detail:
+            self._scheduler_errors += 1
         if record.exc_info and record.exc_info[1] is not None:
             detail += f": {record.exc_info[1].__class__.__name__}: {record.exc_info[1]}"
         self.add_finding("django-q error", detail=detail)
@@ -855,10 +882,9 @@ class Simulation:
         self.findings.append(item)
         self.timeline.add(self.now(), "finding", finding=finding, **data)
         if self.strict and self._pending_failure is None:
-            self._pending_failure = SimulationError(
-                f"{finding} at {self.now().isoformat()}: "
-                + ", ".join(f"{k}={v}" for k, v in data.items())
-            )
+            from harness.findings import describe
+
+            self._pending_failure = SimulationError(describe(item, _project_zone()))
 
     def adopt_queued(self, during: str) -> int:
         """Take over broker rows that exist before the run (a data migration enqueued them).
@@ -953,18 +979,31 @@ class Simulation:
             yield
             return
 
+        armed = [True]
+
         def expire(signum: int, frame: Any) -> None:
-            raise WatchdogExpired(what, context, budget)
+            if armed[0]:
+                raise WatchdogExpired(what, context, budget)
 
         previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, budget)
+        # Repeats every 0.5 s after the budget: an exception raised while Python runs a
+        # finalizer or a GC callback is printed and dropped ("Exception ignored in ..."), so
+        # one signal is not enough to stop a loop that allocates.
+        signal.setitimer(signal.ITIMER_REAL, budget, 0.5)
         try:
             yield
         finally:
+            armed[0] = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
     def _abort_watchdog(self, exc: WatchdogExpired) -> None:
+        """A call that never returned ends the run at this instant, as a verdict.
+
+        The finding names the stopped call and, for a scheduler pass, the schedule whose
+        next-run computation was running (read from django-q2's own frame). With ``strict``
+        (pytest's ``qsim``) the test fails with the same text; the scenario runner instead ends
+        the run here and lets the checkers judge it."""
         what, context, budget = exc.args
         frames = traceback.extract_tb(exc.__traceback__)[-4:]
         stack = " | ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in frames)
@@ -972,8 +1011,81 @@ class Simulation:
 
         if connection.in_atomic_block and _in_error(connection):
             connection.needs_rollback = True
-        self.strict = True
-        self.add_finding("watchdog", stopped=what, budget_seconds=budget, stack=stack, **context)
+        extra: dict[str, Any] = {}
+        schedule = _schedule_in(exc.__traceback__)
+        if schedule is not None:
+            extra["schedule"] = schedule
+        self.add_finding(
+            "watchdog", stopped=what, budget_seconds=budget, stack=stack, **context, **extra
+        )
+        self.stopped = self.findings[-1]
+        self.timeline.add(self.now(), "run.stopped", reason="watchdog", stopped=what)
+
+
+def _project_zone() -> Any:
+    """The zone django-q2 computes local times in (``Conf.TIME_ZONE``), for messages."""
+    from zoneinfo import ZoneInfo
+
+    from django_q.conf import Conf
+
+    try:
+        return ZoneInfo(Conf.TIME_ZONE or "UTC")
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+def _schedule_in(tb: Any) -> dict[str, Any] | None:
+    """The Schedule row django-q2's ``scheduler()`` was processing when ``tb`` was raised."""
+    from django_q.conf import Conf
+
+    found = None
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "scheduler" and frame.f_globals.get("__name__") == (
+            "django_q.scheduler"
+        ):
+            found = frame.f_locals.get("s")
+        tb = tb.tb_next
+    if found is None:
+        return None
+    out = {
+        "name": found.name or f"#{found.pk}",
+        "func": found.func,
+        "type": found.schedule_type,
+        "cron": found.cron,
+        "minutes": found.minutes,
+        "next_run": found.next_run,
+        "catch_up": bool(Conf.CATCH_UP),
+    }
+    why = _why_cron_loops(found.cron) if found.schedule_type == "C" and found.cron else None
+    if why:
+        out["why"] = why
+    return out
+
+
+def _why_cron_loops(cron: str) -> str | None:
+    """Explain django-q2's endless catch-up loop for a CRON row, when that is the cause.
+
+    The loop ends when ``calculate_next_run() > localtime()``. Both sides are aware datetimes of
+    the same ``ZoneInfo``, and Python compares those by wall clock, ignoring the fold: in a
+    repeated hour croniter's answer can be later in absolute time yet earlier on the wall.
+    """
+    try:
+        from croniter import croniter
+        from django_q.utils import localtime
+
+        now = localtime()
+        answer = croniter(cron, now).get_next(datetime)
+    except Exception:
+        return None
+    if answer.astimezone(UTC) > now.astimezone(UTC) and not answer > now:
+        return (
+            f"croniter answers {answer:%H:%M %Z}, after now ({now:%H:%M:%S %Z}) in absolute "
+            "time, but django-q2 compares the two in one zone, where Python compares wall "
+            f"clocks ({answer:%H:%M} is not after {now:%H:%M:%S}), so the loop never ends; a "
+            f"real cluster spins until the clock reaches {answer:%H:%M %Z}"
+        )
+    return None
 
 
 def _in_error(connection: Any) -> bool:

@@ -35,6 +35,7 @@ from typing import Any
 from harness.checkers import RunContext, Verdict, run_all
 from harness.compat import django_q_version
 from harness.errors import HarnessError
+from harness.findings import describe
 from harness.scenario import FakeSpec, Scenario, ScenarioError, resolve_paths
 from harness.timeline import Timeline
 
@@ -58,6 +59,7 @@ class RunResult:
     ledger: Any = None
     command: str = ""
     schedules: list[dict[str, Any]] = field(default_factory=list)
+    stopped: dict[str, Any] | None = None  # the watchdog finding that ended the run early
 
     @property
     def ok(self) -> bool:
@@ -91,6 +93,7 @@ class RunResult:
             "verdicts": [v.to_dict() for v in self.verdicts],
             "events": len(self.timeline),
             "django_q": django_q_version(),
+            "stopped": None if self.stopped is None else describe(self.stopped, self.scenario.zone),
         }
 
 
@@ -410,7 +413,14 @@ def _replay(
 
     clusters = _cluster_specs(scenario)
     durations = Durations(scenario.durations_default, dict(scenario.durations), seed=seed)
-    sim = Simulation(scenario.start, clusters, seed=seed, durations=durations, strict=False)
+    sim = Simulation(
+        scenario.start,
+        clusters,
+        seed=seed,
+        durations=durations,
+        strict=False,
+        watchdog_seconds=scenario.watchdog,
+    )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
         ledger, built, rules = mount_fakes(scenario, sim, rsps, seed)
         # The project is deployed at the virtual start: tasks a data migration left queued are
@@ -455,7 +465,10 @@ def _replay(
             t = min(end, t + STEP)
             sim.run_until(t)
             if progress is not None:
-                progress(t, scenario.start, end)
+                progress(sim.now() if sim.stopped else t, scenario.start, end)
+            if sim.stopped is not None:  # a call never returned: judge the run up to here
+                end = sim.now()
+                break
         ctx = RunContext(
             scenario=scenario,
             timeline=sim.timeline,
@@ -485,6 +498,7 @@ def _replay(
             ledger=ledger,
             command=reproduce_command(scenario, seed, until, settings=_current_settings()),
             schedules=schedules,
+            stopped=sim.stopped,
         )
 
 

@@ -117,6 +117,9 @@ class Scenario:
     project_root: Path | None = None  # put first on sys.path (None: the current directory)
     paths: list[Path] = field(default_factory=list)  # more sys.path entries, after the root
     database: str = "project"  # "project": its own DATABASES; "harness": the harness's server
+    watchdog: float = (
+        10.0  # wall-clock seconds a task or scheduler pass may take before it is stopped
+    )
 
     @property
     def end(self) -> dt.datetime:
@@ -291,6 +294,10 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
     scenario.database = r.get("database", str, default="project")
     if scenario.database not in ("project", "harness"):
         r.fail(f"{scenario.database!r} is not 'project' or 'harness'", "database")
+    watchdog = r.duration("watchdog", default=dt.timedelta(seconds=10))
+    if not dt.timedelta(seconds=0.1) <= watchdog <= dt.timedelta(hours=1):
+        r.fail("must be between 100ms and 1h (wall-clock time per call)", "watchdog")
+    scenario.watchdog = watchdog.total_seconds()
     scenario.gate_until = r.duration("gate_until")
     if scenario.gate_until is not None and scenario.gate_until > duration:
         r.fail("is beyond the scenario's duration", "gate_until")

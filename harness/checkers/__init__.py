@@ -101,10 +101,13 @@ def call_repr(func: str | None, args: Any, kwargs: Any) -> str:
 
 
 def enqueued_calls(timeline: Timeline) -> dict[str, Any]:
-    """Task id → its first ``task.enqueued`` event."""
+    """Task id → its first ``task.enqueued`` event (an enqueue a failed scheduler pass rolled
+    back with its transaction never happened, so it is left out)."""
     out: dict[str, Any] = {}
     for e in timeline.of("task.enqueued"):
         out.setdefault(e.data["task"], e)
+    for e in timeline.of("task.rolledback"):
+        out.pop(e.data["task"], None)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, limit
+from harness.findings import describe
 
 NAME = "driver-findings"
 DOC = "django-q2 logged no error the cluster would swallow (scheduler, save, watchdog)"
@@ -17,9 +18,5 @@ def options(r: Any) -> dict[str, Any]:
 def check(ctx: RunContext) -> Verdict:
     if not ctx.findings:
         return Verdict(NAME, True, "no scheduler, save or watchdog errors")
-    evidence = [
-        f"{f['finding']} at {ctx.when(f['at'])}: "
-        + ", ".join(f"{k}={v}" for k, v in f.items() if k not in ("finding", "at"))
-        for f in ctx.findings
-    ]
+    evidence = [describe(f, ctx.zone) for f in ctx.findings]
     return Verdict(NAME, False, f"{len(evidence)} findings; first: {evidence[0]}", limit(evidence))

@@ -43,6 +43,9 @@ def check(ctx: RunContext) -> Verdict:
             waiting.add(tid)
             if len(waiting) > peak_depth:
                 peak_depth, peak_at = len(waiting), e.at
+        elif e.kind == "task.rolledback":
+            waiting.discard(tid)
+            continue
         elif e.kind == "task.claimed":
             held.setdefault(cluster, set()).add(tid)
         elif e.kind == "task.started":

@@ -15,6 +15,7 @@ gap (the first missed slot) and skips the rest.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from typing import Any
@@ -69,14 +70,9 @@ def expected_slots(row: dict[str, Any], ctx: RunContext, at: str | None) -> list
                 day += dt.timedelta(days=1)
                 first = _wall(day, (hour, minute, 0), zone)
     if kind == "C":
-        from croniter import croniter
+        from harness.cron import expected_fires
 
-        it = croniter(row["cron"], first.astimezone(zone) - dt.timedelta(microseconds=1))
-        slot = it.get_next(dt.datetime).astimezone(dt.UTC)
-        while slot <= end:
-            slots.append(slot)
-            slot = it.get_next(dt.datetime).astimezone(dt.UTC)
-        return slots
+        return expected_fires(row["cron"], zone, ctx.start, end)
     local = first.astimezone(zone)
     hms = (local.hour, local.minute, local.second)
     if kind in ("D", "W") and at is not None:
@@ -166,6 +162,143 @@ def _down(
     return None
 
 
+def _check_cron(
+    name: str,
+    row: dict[str, Any],
+    ctx: RunContext,
+    spec: Any,
+    got: list[tuple[dt.datetime, str]],
+    tolerance: dt.timedelta,
+) -> tuple[int, list[str]]:
+    """A CRON row against its intended fire times (:mod:`harness.cron`, Vixie's DST rules).
+
+    Each fire is attributed to the latest intended time before it, if within ``tolerance``
+    (one scheduler pass). Reported: a time that never fired, a time that fired twice, a fire
+    at no intended time, a storm (fires on three or more consecutive passes), and a wildcard
+    entry's missing runs in the second occurrence of a repeated hour. During a downtime nothing
+    fires; afterwards django-q2 fires a CRON row once, whatever ``catch_up`` says (it computes
+    the next run from now: CRON never catches up), so one run per gap is expected.
+    """
+    from harness.cron import expected_fires, is_wildcard, occurrence
+
+    try:
+        intended = expected_fires(row["cron"], ctx.zone, ctx.start, ctx.end)
+    except Exception as exc:  # an invalid expression: the scheduler's error is the finding
+        return 0, [f"{name}: cron {row['cron']!r} cannot be evaluated: {exc}"]
+    problems: list[str] = []
+    fires = sorted(at for at, _ in got)
+    grace = PASS + dt.timedelta(seconds=spec.phase)
+    gaps: dict[tuple[dt.datetime, dt.datetime], list[dt.datetime]] = {}
+    slots = []
+    for t in intended:
+        gap = _down(spec, t, grace)
+        if gap is None:
+            slots.append(t)
+        else:
+            gaps.setdefault(gap, []).append(t)
+    storms = _storms(fires)
+    in_storm = {f for run in storms for f in run}
+    for run in storms:
+        problems.append(
+            f"{name}: fired {len(run)} times on consecutive scheduler passes, "
+            f"{ctx.when(run[0])} – {ctx.when(run[-1])} (a storm: cron {row['cron']!r})"
+        )
+    attributed: dict[dt.datetime, list[dt.datetime]] = {}
+    recovered: dict[tuple[dt.datetime, dt.datetime], list[dt.datetime]] = {}
+    for f in fires:
+        gap = next(((a, b) for (a, b) in gaps if b <= f <= b + tolerance), None)
+        if gap is not None:
+            recovered.setdefault(gap, []).append(f)
+            continue
+        i = bisect.bisect_left(slots, f) - 1
+        if i >= 0 and f - slots[i] <= tolerance:
+            attributed.setdefault(slots[i], []).append(f)
+        elif f not in in_storm:
+            twin = _first_occurrence_twin(f, slots, attributed, ctx, tolerance)
+            if twin is not None:
+                problems.append(
+                    f"{name}: {twin.astimezone(ctx.zone):%H:%M} fired twice in the repeated "
+                    f"hour, at {ctx.when(attributed[twin][0])} and again at {ctx.when(f)} (a "
+                    f"fixed cron entry, {row['cron']!r}, fires once there)"
+                )
+            else:
+                problems.append(
+                    f"{name}: fired at {ctx.when(f)}, which is not one of its times "
+                    f"(cron {row['cron']!r} in {ctx.scenario.time_zone})"
+                )
+    for slot, times in sorted(attributed.items()):
+        if len(times) > 1 and not set(times) <= in_storm:
+            problems.append(
+                f"{name}: {ctx.when(slot)} fired {len(times)}× at "
+                + ", ".join(ctx.when(t) for t in times)
+            )
+    wildcard = is_wildcard(row["cron"])
+    missed = [s for s in slots if s not in attributed and s + tolerance <= ctx.end]
+    repeated = [s for s in missed if wildcard and occurrence(s, ctx.zone) == 1]
+    if repeated:
+        before = [f for f in fires if f < repeated[0]]
+        after = [f for f in fires if f > repeated[-1]]
+        span = f"{ctx.when(repeated[0])} – {ctx.when(repeated[-1])}"
+        gap_text = ""
+        if before and after:
+            gap_text = f", a {int((after[0] - before[-1]).total_seconds() // 60)}-minute gap"
+        problems.append(
+            f"{name}: skipped the repeated hour: {len(repeated)} runs due {span} never fired "
+            f"(a wildcard cron runs in both occurrences{gap_text})"
+        )
+    for s in missed:
+        if s not in repeated:
+            problems.append(f"{name}: {ctx.when(s)} never fired (due by {ctx.when(s + tolerance)})")
+    for (a, b), _missed in gaps.items():
+        runs = recovered.get((a, b), [])
+        if len(runs) > 1:
+            problems.append(
+                f"{name}: fired {len(runs)}× after the downtime {ctx.when(a)} – {ctx.when(b)}; "
+                "a CRON row fires once for a gap"
+            )
+        elif not runs and b + tolerance <= ctx.end:
+            problems.append(
+                f"{name}: no run after the downtime {ctx.when(a)} – {ctx.when(b)} "
+                f"(first missed time {ctx.when(_missed[0])})"
+            )
+    return len(intended), problems
+
+
+def _first_occurrence_twin(
+    fire: dt.datetime,
+    slots: list[dt.datetime],
+    attributed: dict[dt.datetime, list[dt.datetime]],
+    ctx: RunContext,
+    tolerance: dt.timedelta,
+) -> dt.datetime | None:
+    """For a fire in the second occurrence of a repeated hour: the slot at the same wall-clock
+    time in the first occurrence, if it already fired (a fixed entry firing twice)."""
+    local = fire.astimezone(ctx.zone)
+    if local.fold != 1:
+        return None
+    twin = local.replace(fold=0).astimezone(dt.UTC)
+    for slot in slots:
+        if slot <= twin <= slot + tolerance and slot in attributed:
+            return slot
+    return None
+
+
+def _storms(fires: list[dt.datetime], least: int = 3) -> list[list[dt.datetime]]:
+    """Runs of ``least`` or more fires one scheduler pass apart."""
+    runs: list[list[dt.datetime]] = []
+    current: list[dt.datetime] = []
+    for f in fires:
+        if current and f - current[-1] == PASS:
+            current.append(f)
+            continue
+        if len(current) >= least:
+            runs.append(current)
+        current = [f]
+    if len(current) >= least:
+        runs.append(current)
+    return runs
+
+
 def check(ctx: RunContext) -> Verdict:
     opts = ctx.options(NAME)
     pins: dict[str, str] = opts.get("at", {})
@@ -202,6 +335,11 @@ def check(ctx: RunContext) -> Verdict:
         anchored = first_run_outside(row, ctx, tolerance)
         if anchored is not None:
             evidence.append(anchored)
+            continue
+        if row["schedule_type"] == "C":
+            count, problems = _check_cron(name, row, ctx, spec, got, tolerance)
+            total += count
+            evidence.extend(problems)
             continue
         slots = expected_slots(row, ctx, pins.get(name))
         if name in pins and row["schedule_type"] in ("D", "W"):

@@ -92,6 +92,8 @@ def _series(result: Any) -> dict[str, Any]:
         tid = e.data.get("task")
         if e.kind == "task.enqueued":
             waiting.add(tid)
+        elif e.kind == "task.rolledback":
+            waiting.discard(tid)
         elif e.kind == "task.started":
             waiting.discard(tid)
             running.add((tid, e.data["attempt"]))

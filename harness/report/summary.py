@@ -65,4 +65,12 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     console.print(
         f"\n{result.scenario.name}: {status}  (seed {result.seed}, {len(result.timeline)} events)"
     )
+    if getattr(result, "stopped", None):
+        from harness.findings import when
+
+        console.print(
+            f"[bold red]stopped[/] at {when(result.end, result.scenario.zone)}: a call did not "
+            "return (see driver-findings); the run was judged up to that instant",
+            highlight=False,
+        )
     console.print(f"reproduce: [bold]{result.command}[/]")

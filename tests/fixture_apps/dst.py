@@ -24,3 +24,13 @@ def schedule_at_0330() -> str:
             at="03:30",
         )
     )
+
+
+def cron_schedules(crons: dict[str, str], func: str = "tests.harness.sample_tasks.tick") -> int:
+    """CRON rows as PRAHO's setup makes them (``schedule()`` with a cron string, no next_run:
+    django-q2 ≥ 1.8 computes it on save)."""
+    from django_q.tasks import schedule
+
+    for name, cron in crons.items():
+        schedule(func, name=name, schedule_type=Schedule.CRON, cron=cron, repeats=-1)
+    return len(crons)

@@ -50,10 +50,37 @@ def test_watchdog_stops_an_endless_task() -> None:
         with pytest.raises(SimulationError) as info:
             sim.advance(minutes=1)
     message = str(info.value)
-    assert "watchdog" in message and "tests.harness.sample_tasks.spin" in message
+    assert "did not return within 0.5 s" in message and "tests.harness.sample_tasks.spin" in message
     finding = sim.findings[-1]
     assert finding["at"].startswith("2026-02-01T00:00:00")
     assert "sample_tasks.py" in finding["stack"] and "spin" in finding["stack"]
+
+
+@pytest.mark.django_db
+@pytest.mark.qsim(
+    start="2026-10-25T00:00:00+00:00",  # 03:00 EEST on the fall-back night in Bucharest
+    clusters=[ClusterSpec(catch_up=False)],
+    watchdog_seconds=1,
+)
+def test_a_hung_scheduler_fails_the_test_with_the_verdicts_words(qsim: Simulation) -> None:
+    """The same sentence as the driver-findings verdict of a replay (harness.findings)."""
+    from zoneinfo import ZoneInfo
+
+    from harness.findings import describe
+
+    schedule(
+        "tests.harness.sample_tasks.tick",
+        name="at-0330",
+        schedule_type=Schedule.CRON,
+        cron="30 3 * * *",
+    )
+    with pytest.raises(SimulationError) as info:
+        qsim.advance(hours=1)
+    assert str(info.value) == describe(qsim.stopped, ZoneInfo("Europe/Bucharest"))
+    assert "schedule 'at-0330'" in str(info.value) and "catch_up off" in str(info.value)
+    assert qsim.now() == datetime(2026, 10, 25, 0, 30, 30, tzinfo=UTC)  # the run ends there
+    qsim.advance(hours=1)  # and stays there
+    assert qsim.now() == datetime(2026, 10, 25, 0, 30, 30, tzinfo=UTC)
 
 
 @pytest.mark.dbpath

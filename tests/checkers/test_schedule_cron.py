@@ -1,0 +1,113 @@
+"""schedule-adherence on CRON rows, from recorded timelines alone (no database, no driver).
+
+Each case is a timeline that a cluster could produce; the checker must name exactly the fault.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from harness.checkers import RunContext
+from harness.checkers.schedule_adherence import check
+from harness.driver import ClusterSpec
+from harness.scenario import Scenario
+from harness.timeline import Timeline
+
+UTC = dt.UTC
+ZONE = zoneinfo.ZoneInfo("Europe/Bucharest")
+START = dt.datetime(2026, 10, 24, 22, 0, tzinfo=UTC)  # 01:00 EEST on the fall-back night
+END = dt.datetime(2026, 10, 25, 3, 0, tzinfo=UTC)  # 05:00 EET
+
+
+def judge(cron: str, fires: list[dt.datetime], **cluster) -> tuple[bool, list[str]]:
+    timeline = Timeline()
+    for at in fires:
+        timeline.add(at, "schedule.fired", schedule="job", func="f", task=str(at), slot=at)
+    row = {
+        "id": 1,
+        "name": "job",
+        "func": "f",
+        "schedule_type": "C",
+        "minutes": None,
+        "cron": cron,
+        "next_run": fires[0] if fires else START + dt.timedelta(minutes=10),
+        "repeats": -1,
+        "cluster": None,
+    }
+    scenario = Scenario(name="t", start=START, duration=END - START, time_zone=str(ZONE))
+    ctx = RunContext(
+        scenario=scenario,
+        timeline=timeline,
+        clusters=[ClusterSpec(name="default", **cluster)],
+        start=START,
+        end=END,
+        schedules=[row],
+        default_cluster="default",
+    )
+    verdict = check(ctx)
+    return verdict.ok, verdict.evidence
+
+
+def every(first: dt.datetime, last: dt.datetime, step: dt.timedelta) -> list[dt.datetime]:
+    out, t = [], first
+    while t <= last:
+        out.append(t)
+        t += step
+    return out
+
+
+PASS = dt.timedelta(seconds=30)
+TEN = dt.timedelta(minutes=10)
+
+
+def test_a_wildcard_entry_running_in_both_occurrences_holds():
+    fires = every(START + TEN + PASS, END - TEN + PASS, TEN)  # 01:10 EEST … 04:50 EET
+    assert judge("*/10 * * * *", fires) == (True, [])
+
+
+def test_a_wildcard_entry_that_skips_the_repeated_hour_is_named():
+    fires = [
+        t
+        for t in every(START + TEN + PASS, END - TEN + PASS, TEN)
+        if not dt.datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
+        <= t
+        < dt.datetime(2026, 10, 25, 2, 0, tzinfo=UTC)
+    ]
+    ok, evidence = judge("*/10 * * * *", fires)
+    assert not ok
+    assert evidence == [
+        "job: skipped the repeated hour: 6 runs due 2026-10-25 03:00:00 EET – 2026-10-25 03:50:00 "
+        "EET never fired (a wildcard cron runs in both occurrences, a 70-minute gap)"
+    ]
+
+
+def test_a_storm_of_consecutive_passes_is_one_line():
+    base = every(START + TEN + PASS, END - TEN + PASS, TEN)
+    storm = every(
+        dt.datetime(2026, 10, 25, 1, 0, 30, tzinfo=UTC),
+        dt.datetime(2026, 10, 25, 1, 8, 0, tzinfo=UTC),
+        PASS,
+    )
+    ok, evidence = judge("*/10 * * * *", sorted(set(base) | set(storm)))
+    assert not ok
+    assert len(evidence) == 1
+    assert evidence[0].startswith("job: fired 16 times on consecutive scheduler passes")
+
+
+def test_a_fixed_entry_fired_in_both_occurrences_is_a_double_fire():
+    first = dt.datetime(2026, 10, 25, 0, 30, 30, tzinfo=UTC)  # 03:30:30 EEST
+    ok, evidence = judge("30 3 * * *", [first, first + dt.timedelta(hours=1)])
+    assert not ok
+    assert evidence == [
+        "job: 03:30 fired twice in the repeated hour, at 2026-10-25 03:30:30 EEST and again at "
+        "2026-10-25 03:30:30 EET (a fixed cron entry, '30 3 * * *', fires once there)"
+    ]
+
+
+def test_a_fixed_entry_that_never_fired_is_named():
+    ok, evidence = judge("30 3 * * *", [])
+    assert not ok
+    assert evidence == [
+        "job: 2026-10-25 03:30:00 EEST never fired (due by 2026-10-25 03:30:31 EEST)"
+    ]
