@@ -47,6 +47,8 @@ from typing import Any
 
 from harness.affinity import Colocation, colocate
 from harness.clock import DEFAULT_ENGINE, Engine, VirtualClock
+from harness.locks import LockModel
+from harness.network import NetworkGuard
 from harness.patches import CLUSTER_KNOBS, cluster_conf, current_attempt, install
 from harness.timeline import Timeline
 
@@ -172,6 +174,7 @@ class _Cluster:
         self.hold: deque[dict[str, Any]] = deque()  # a batch the pusher holds while blocked
         self.running: dict[str, int] = {}  # task id → attempt, while in a worker slot
         self.busy = 0
+        self.free = list(range(spec.workers))  # worker slots (processes), lowest first
         self.up = True
         self.up_since = start
         self.last_pass: datetime | None = None
@@ -198,6 +201,7 @@ class _Completion:
     result: dict[str, Any]
     attempt: int
     outcome: str  # ok | failed | timeout
+    slot: int = 0  # the worker process that ran it
 
 
 class _FindingCollector(logging.Handler):
@@ -247,6 +251,8 @@ class Simulation:
         broker: str = "orm",
         django_q_log_level: int | str | None = logging.WARNING,
         colocate: bool = True,
+        lock_helpers: list[str] | tuple[str, ...] = (),
+        network_guard: bool = True,
     ) -> None:
         # UTC on purpose: the scheduler grid is start + 30 s·k, and aware arithmetic on a
         # ZoneInfo datetime is wall-clock arithmetic (it would shift the grid by an hour at a
@@ -263,6 +269,9 @@ class Simulation:
         self.django_q_log_level = django_q_log_level
         self.colocate = colocate
         self.colocation: Colocation | None = None  # set by open(): pinned CPU, or why not
+        self.lock_helpers = tuple(lock_helpers)
+        self.network_guard = network_guard
+        self.locks: LockModel | None = None  # set by open() (harness.locks)
         self.timeline = Timeline()
         self.findings: list[dict[str, Any]] = []
         self.clusters: list[_Cluster] = []
@@ -318,6 +327,14 @@ class Simulation:
         self.clusters = [
             _Cluster(s, cls(list_key=s.name, bulk=s.bulk, retry=s.retry), self.start) for s in specs
         ]
+        if self.network_guard:
+            guard = NetworkGuard(self.add_finding, self._func_of.get, allow=_broker_hosts())
+            guard.install()
+            self._undo.append(guard.uninstall)
+        self.locks = LockModel(self.add_finding, self._lock_event)
+        self.locks.func_of = self._func_of.get
+        self._undo.append(self.locks.uninstall)
+        self.locks.install(self.lock_helpers)
         brokers.DeterministicORM.observer = self._on_broker
         self._undo.append(lambda: setattr(brokers.DeterministicORM, "observer", None))
         uid = f"harness-{id(self)}"
@@ -603,6 +620,8 @@ class Simulation:
                 done = item[2]
                 if done.cluster is c:
                     res = done.result
+                    if self.locks is not None:
+                        self.locks.kill((res["id"], done.attempt))
                     self.timeline.add(
                         now,
                         "task.killed",
@@ -619,6 +638,7 @@ class Simulation:
             c.hold.clear()
             c.running.clear()
             c.busy = 0
+            c.free = list(range(c.spec.workers))
             self.timeline.add(now, "cluster.down", cluster=c.spec.name)
 
     def _scheduler_pass(self, c: _Cluster) -> None:
@@ -637,6 +657,7 @@ class Simulation:
             with (
                 cluster_conf(c.spec.conf()),
                 self._guard_db(),
+                self._process(("sentinel", c.spec.name)),
                 self._watchdog("scheduler pass", cluster=c.spec.name),
             ):
                 scheduler(broker=c.broker)
@@ -776,6 +797,7 @@ class Simulation:
             timeout=timeout,
         )
         c.busy += 1
+        slot = heapq.heappop(c.free)
         c.running[tid] = attempt
         tq: queue.Queue[Any] = queue.Queue()
         rq: queue.Queue[Any] = queue.Queue()
@@ -786,6 +808,7 @@ class Simulation:
             with (
                 cluster_conf(c.spec.conf()),
                 self._guard_db(),
+                self._process(("worker", c.spec.name, str(slot))),
                 self._watchdog("task", task=tid, func=func, attempt=attempt),
             ):
                 worker(tq, rq, _Timer(), timeout=None)  # no SIGALRM: timeouts are virtual
@@ -804,7 +827,8 @@ class Simulation:
             )
         result["stopped"] = finish
         heapq.heappush(
-            self._completions, (finish, next(self._seq), _Completion(c, result, attempt, outcome))
+            self._completions,
+            (finish, next(self._seq), _Completion(c, result, attempt, outcome, slot)),
         )
 
     def _complete(self, done: _Completion) -> None:
@@ -826,9 +850,12 @@ class Simulation:
         rq: queue.Queue[Any] = queue.Queue()
         rq.put(res)
         rq.put("STOP")
-        with cluster_conf(c.spec.conf()), self._guard_db():
+        if self.locks is not None:  # the body's releases happen at its virtual end
+            self.locks.finish((tid, done.attempt), ("worker", c.spec.name, str(done.slot)))
+        with cluster_conf(c.spec.conf()), self._guard_db(), self._process(("monitor", c.spec.name)):
             monitor(rq, c.broker)
         c.busy -= 1
+        heapq.heappush(c.free, done.slot)
         if c.running.get(tid) == done.attempt:
             del c.running[tid]
         if self.raise_task_errors and done.outcome != "ok" and self._pending_failure is None:
@@ -952,6 +979,15 @@ class Simulation:
             exc, self._pending_failure = self._pending_failure, None
             raise exc
 
+    def _process(self, proc: tuple[str, ...]) -> Any:
+        """Run a call as one of a real cluster's processes (its own in-memory caches)."""
+        if self.locks is None:
+            return contextlib.nullcontext()
+        return self.locks.process(proc)
+
+    def _lock_event(self, kind: str, **data: Any) -> None:
+        self.timeline.add(self.now(), kind, **data)
+
     # -- guards --------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _guard_db(self) -> Iterator[None]:
@@ -1020,6 +1056,20 @@ class Simulation:
         )
         self.stopped = self.findings[-1]
         self.timeline.add(self.now(), "run.stopped", reason="watchdog", stopped=what)
+
+
+def _broker_hosts() -> list[str]:
+    """Hosts the guard lets through: the project's Redis broker, wherever it runs."""
+    from urllib.parse import urlsplit
+
+    from django_q.conf import Conf
+
+    redis = getattr(Conf, "REDIS", None)
+    if isinstance(redis, str):
+        return [urlsplit(redis).hostname or ""]
+    if isinstance(redis, dict):
+        return [str(redis.get("host", ""))]
+    return []
 
 
 def _project_zone() -> Any:

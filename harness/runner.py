@@ -290,6 +290,8 @@ def _schedules() -> list[dict[str, Any]]:
             "next_run",
             "repeats",
             "cluster",
+            "args",
+            "kwargs",
         )
     )
 
@@ -420,6 +422,7 @@ def _replay(
         durations=durations,
         strict=False,
         watchdog_seconds=scenario.watchdog,
+        lock_helpers=scenario.lock_helpers,
     )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
         ledger, built, rules = mount_fakes(scenario, sim, rsps, seed)

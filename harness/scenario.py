@@ -117,9 +117,8 @@ class Scenario:
     project_root: Path | None = None  # put first on sys.path (None: the current directory)
     paths: list[Path] = field(default_factory=list)  # more sys.path entries, after the root
     database: str = "project"  # "project": its own DATABASES; "harness": the harness's server
-    watchdog: float = (
-        10.0  # wall-clock seconds a task or scheduler pass may take before it is stopped
-    )
+    watchdog: float = 10.0  # wall-clock seconds a task or scheduler pass may take
+    lock_helpers: list[str] = field(default_factory=list)  # [locks] helpers (harness.locks)
 
     @property
     def end(self) -> dt.datetime:
@@ -298,6 +297,14 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
     if not dt.timedelta(seconds=0.1) <= watchdog <= dt.timedelta(hours=1):
         r.fail("must be between 100ms and 1h (wall-clock time per call)", "watchdog")
     scenario.watchdog = watchdog.total_seconds()
+    locks = r.table("locks")
+    for i, path in enumerate(locks.get("helpers", list, default=[])):
+        if not isinstance(path, str) or not _DOTTED.match(path):
+            locks.fail(
+                f"{_show(path)} is not a dotted path to a lock context manager", f"helpers[{i}]"
+            )
+        scenario.lock_helpers.append(path)
+    locks.done()
     scenario.gate_until = r.duration("gate_until")
     if scenario.gate_until is not None and scenario.gate_until > duration:
         r.fail("is beyond the scenario's duration", "gate_until")
@@ -647,6 +654,8 @@ def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:
             resolve(step.call, f"setup[{i}].call")
     for i, spec in enumerate(scenario.loads):
         resolve(spec.call, f"load[{i}].call")
+    for i, path in enumerate(scenario.lock_helpers):
+        resolve(path, f"locks.helpers[{i}]")
     for func in scenario.durations:
         resolve(func, f"durations.per_func.{func}")
     return resolved

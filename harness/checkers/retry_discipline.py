@@ -32,6 +32,7 @@ MUTATIONS = {
     "registrar": {"domain.register", "domain.renew"},
 }
 FOREVER_AFTER = 3  # consecutive failed attempts, still queued, with unlimited redelivery
+FALLBACK_BOUND = 5  # attempts allowed when neither the scenario nor the cluster sets a bound
 
 
 def options(r: Any) -> dict[str, Any]:
@@ -69,25 +70,35 @@ def _task_checks(ctx: RunContext, evidence: list[str]) -> int:
     default_bound = ctx.options(NAME).get("max_attempts")
     for tid, events in starts.items():
         spec = ctx.cluster_for_queue(cluster_of.get(tid))
-        bound = default_bound or (spec.max_attempts if spec and spec.max_attempts else 5)
-        if len(events) > bound:
-            times = ", ".join(ctx.when(e.at) for e in events[: bound + 1])
+        configured = default_bound or (spec.max_attempts if spec and spec.max_attempts else None)
+        forever = spec is not None and spec.max_attempts == 0 and not spec.ack_failures
+        failures = [o for o in outcomes[tid] if o != "ok"]
+        tail = outcomes[tid][-FOREVER_AFTER:]
+        if configured is not None and len(events) > configured:
+            times = ", ".join(ctx.when(e.at) for e in events[: configured + 1])
             evidence.append(
-                f"{_label(enq, tid, events[0])} ran {len(events)} times (bound {bound}): {times}"
+                f"{_label(enq, tid, events[0])} ran {len(events)} times (max_attempts "
+                f"{configured}): {times}"
             )
             continue
-        tail = outcomes[tid][-FOREVER_AFTER:]
-        forever = spec is not None and spec.max_attempts == 0 and not spec.ack_failures
-        if (
-            forever
-            and tid in ctx.queued
-            and len(tail) == FOREVER_AFTER
-            and all(o != "ok" for o in tail)
-        ):
+        still = tid in ctx.queued
+        endless = (still and len(tail) == FOREVER_AFTER and "ok" not in tail) or (
+            configured is None and len(events) > FALLBACK_BOUND and "ok" not in outcomes[tid]
+        )
+        if forever and endless:
+            # No bound anywhere: the question is not "how many" but "does it ever stop".
+            where = "stays queued" if still else "was still being redelivered"
             evidence.append(
-                f"{_label(enq, tid, events[0])} failed {len(outcomes[tid])} times (last at "
-                f"{ctx.when(events[-1].at)}) and stays queued: max_attempts=0 and "
-                f"ack_failures=False redeliver it every {spec.retry} s forever"
+                f"{_label(enq, tid, events[0])} failed {len(failures)} times (first at "
+                f"{ctx.when(events[0].at)}, last at {ctx.when(events[-1].at)}) and {where}: "
+                f"max_attempts=0 and ack_failures=False redeliver it every {spec.retry} s "
+                "forever"
+            )
+        elif configured is None and not forever and len(events) > FALLBACK_BOUND:
+            times = ", ".join(ctx.when(e.at) for e in events[: FALLBACK_BOUND + 1])
+            evidence.append(
+                f"{_label(enq, tid, events[0])} ran {len(events)} times (no max_attempts set; "
+                f"the checker's default bound {FALLBACK_BOUND}): {times}"
             )
     return len(starts)
 

@@ -136,6 +136,18 @@ def test_retry_discipline_sees_a_task_redelivered_forever(run_scenario):
     assert "max_attempts=0" in v.message
 
 
+def test_with_no_bound_anywhere_the_verdict_says_forever_not_a_made_up_bound(run_scenario):
+    sc = scenario(
+        "redelivered-forever-unbounded",
+        duration=dt.timedelta(minutes=20),
+        loads=[load("enqueue_always_fails", 1)],
+        cluster={"retry": 60, "max_attempts": 0, "ack_failures": False},
+    )
+    v = failing(run_scenario(sc), "retry-discipline")
+    assert "always_fails(1)" in v.message
+    assert "redeliver it every 60 s forever" in v.message and "bound" not in v.message
+
+
 def test_queue_bound_sees_a_fan_out_backlog(run_scenario):
     sc = scenario(
         "fan-out",
@@ -197,6 +209,33 @@ def test_audit_of_failures_is_a_policy_not_a_default(run_scenario):
     )
     v = run_scenario(sc).verdict("audit")
     assert v.ok, v.message
+
+
+def test_enqueue_contract_judges_schedules_as_setup_left_them(run_scenario):
+    """Their first runs lie beyond the 30-minute window: reported at setup, not at a fire."""
+    sc = scenario("setup-schedules", setup=[SetupStep(call=f"{HERE}.schedules_that_cannot_run")])
+    result = run_scenario(sc)
+    assert not result.timeline.of("schedule.fired")
+    v = failing(result, "enqueue-contract")
+    assert len(v.evidence) == 2
+    assert v.evidence[0].startswith(
+        "schedule 'fixture-missing-func' as setup left it at 2026-02-10 10:17:23 EET: "
+        "provision_order_item(): path does not resolve"
+    )
+    assert "schedule 'fixture-unknown-kwarg'" in v.evidence[1]
+    assert "got an unexpected keyword argument 'schedule'" in v.evidence[1]
+
+
+def test_the_network_guard_refuses_and_names_any_client(run_scenario):
+    result = run_scenario(scenario("call-out", loads=[load("enqueue_call_out", 1)]))
+    v = failing(result, "driver-findings")
+    assert len(v.evidence) == 2
+    assert "destination=status.example.com:80" in v.evidence[0]
+    assert "client=urllib.request" in v.evidence[0] and "func=" in v.evidence[0]
+    assert "call_out" in v.evidence[0] and "at 2026-02-10 10:18:23 EET" in v.evidence[0]
+    assert "destination=198.51.100.7:25" in v.evidence[1] and "client=smtplib" in v.evidence[1]
+    rows = [e for e in result.timeline.of("task.finished") if e.data["func"].endswith("call_out")]
+    assert [e.data["outcome"] for e in rows] == ["ok"]  # the task saw an unreachable host
 
 
 def test_driver_findings_sees_a_scheduler_pass_that_raises(run_scenario):

@@ -152,3 +152,42 @@ def schedule_with_bad_args() -> None:
         minutes=5,
         next_run=timezone.now(),
     )
+
+
+# -- enqueue-contract at setup: schedules whose first run lies beyond a short window ------------
+def schedules_that_cannot_run() -> None:
+    later = timezone.now() + timezone.timedelta(hours=6)
+    Schedule.objects.create(
+        func=f"{HERE}.provision_order_item",  # no such function
+        name="fixture-missing-func",
+        schedule_type=Schedule.DAILY,
+        next_run=later,
+    )
+    Schedule.objects.create(
+        func=f"{HERE}.send_reminder",
+        name="fixture-unknown-kwarg",
+        kwargs="invoice_id=7, schedule='2026-03-01'",  # send_reminder takes no schedule
+        schedule_type=Schedule.DAILY,
+        next_run=later,
+    )
+
+
+# -- the network guard: clients other than requests ---------------------------------------------
+def call_out(n: int) -> dict[str, Any]:
+    import smtplib
+    import urllib.request
+
+    errors = []
+    try:
+        urllib.request.urlopen("http://status.example.com/ping", timeout=5)
+    except OSError as exc:
+        errors.append(type(exc).__name__)
+    try:
+        smtplib.SMTP("198.51.100.7", 25, timeout=5)
+    except OSError as exc:
+        errors.append(type(exc).__name__)
+    return {"errors": errors}
+
+
+def enqueue_call_out(n: int) -> str:
+    return async_task(f"{HERE}.call_out", n)
