@@ -7,16 +7,22 @@ and a golden file can be diffed line by line (:func:`first_divergence`).
 Event kinds (fields in brackets):
 
 * ``schedule.fired`` [schedule, func, task, slot, cluster]
-* ``task.enqueued`` [task, func, args, kwargs, queue, group]
+* ``task.enqueued`` [task, func, args, kwargs, queue, group, during] (``during: "migrate"``: a
+  broker row a data migration left, taken over at the start)
+* ``task.rolledback`` [task, cluster] — an enqueue of a scheduler pass that failed, undone with
+  its transaction (ORM broker)
 * ``task.claimed`` [task, func, cluster, lock_until, redelivery]
 * ``task.started`` [task, func, cluster, attempt, timeout]
 * ``task.finished`` [task, func, cluster, attempt, outcome ok|failed|timeout, error]
-* ``task.acked`` / ``task.discarded`` [task, cluster] (``discarded``: bad signature)
+* ``task.acked`` / ``task.discarded`` [task, queue] (``discarded``: bad signature)
 * ``task.killed`` [task, func, cluster, attempt] (its cluster went down while it ran)
 * ``cluster.down`` / ``cluster.up`` [cluster]
 * ``http.call`` [fake, operation, key, status, effect, fault, task, attempt]
+* ``lock.refused`` / ``lock.waited`` [key, task, holder] — an advisory lock another running
+  attempt holds (harness.locks)
 * ``finding`` [finding, ...] — something that must fail the run (a scheduler pass that raised,
-  a result that could not be saved, a watchdog stop)
+  a result that could not be saved, a watchdog stop, a refused connection, a per-process lock)
+* ``run.stopped`` [reason, stopped] — the last event of a run a watchdog stop ended
 """
 
 from __future__ import annotations
