@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.durations import EXAMPLES, parse_duration
 from harness.errors import HarnessError
 
 FAKE_KINDS = ("virtualmin", "payments", "registrar")
@@ -130,34 +131,9 @@ class Scenario:
 
 
 # -- small parsers --------------------------------------------------------------------------------
-_DURATION = re.compile(
-    r"^\s*(?:(?P<d>\d+)d)?\s*(?:(?P<h>\d+)h)?\s*(?:(?P<m>\d+)m(?!s))?\s*"
-    r"(?:(?P<s>\d+(?:\.\d+)?)s)?\s*(?:(?P<ms>\d+)ms)?\s*$"
-)
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")  # a module may be top-level
 _COMMAND = re.compile(r"^[A-Za-z_][\w-]*$")
-
-
-def parse_duration(value: Any) -> dt.timedelta | None:
-    """``"30d"``, ``"2h30m"``, ``"90s"``, ``"1.5s"``, ``"250ms"`` or a number of seconds."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return dt.timedelta(seconds=value) if value >= 0 else None
-    if not isinstance(value, str):
-        return None
-    m = _DURATION.match(value)
-    if not m or not any(m.groupdict().values()):
-        return None
-    g = m.groupdict()
-    return dt.timedelta(
-        days=int(g["d"] or 0),
-        hours=int(g["h"] or 0),
-        minutes=int(g["m"] or 0),
-        seconds=float(g["s"] or 0),
-        milliseconds=int(g["ms"] or 0),
-    )
 
 
 def _show(value: Any) -> str:
@@ -206,7 +182,7 @@ class _Reader:
             return default
         value = parse_duration(raw)
         if value is None:
-            self.fail(f"{_show(raw)} is not a duration like '30d', '2h30m', '90s' or '250ms'", key)
+            self.fail(f"{_show(raw)} is not a duration like {EXAMPLES}", key)
         return value
 
     def table(self, key: str) -> _Reader:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 import tomllib
 from collections import Counter
@@ -24,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from harness.durations import parse_duration
 from harness.fakes.operations import FAKE_NAMES, OPERATIONS
 
 RULE_TYPES = ("outage", "error", "rate_limit", "latency", "lost_response")
@@ -51,10 +51,6 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     "lost_response": frozenset(),
 }
 _TOP_KEYS = frozenset({"version", "description", "rules"})
-
-_DURATION = re.compile(
-    r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m(?!s))?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
-)
 
 
 class FaultPlanError(ValueError):
@@ -195,17 +191,6 @@ def _names(value: Any, where: str, allowed: Iterable[str] | None = None) -> froz
             if v not in allowed:
                 raise FaultPlanError(f"fault plan: {where}: unknown value {v!r}")
     return frozenset(items)
-
-
-def parse_duration(text: str) -> timedelta | None:
-    """``"36h"``, ``"2h30m"``, ``"1d"``, ``"90s"``, ``"250ms"`` → timedelta; None if not one."""
-    m = _DURATION.match(text.strip())
-    if not m or not any(m.groupdict().values()):
-        return None
-    g = {k: int(v or 0) for k, v in m.groupdict().items()}
-    return timedelta(
-        days=g["d"], hours=g["h"], minutes=g["m"], seconds=g["s"], milliseconds=g["ms"]
-    )
 
 
 def parse_time(value: Any, where: str) -> TimeSpec:

@@ -270,3 +270,20 @@ def test_every_routed_operation_can_be_named_in_a_plan() -> None:
         {"rules": [{"type": "error", "fake": "payments", "operation": sorted(routed)}]}
     )
     assert plan.rules[0].operations == frozenset(routed)
+
+
+def test_one_duration_grammar_for_fault_rules_and_scenarios():
+    """'1.5s' and '2h 30m' work in a fault rule as they do for a scenario's duration."""
+    from harness.durations import parse_duration as scenario_grammar
+
+    plan = FaultPlan.from_dict(
+        {
+            "rules": [
+                {"fake": "payments", "type": "latency", "ms": 5, "start": "1.5s", "end": "2h 30m"}
+            ]
+        }
+    )
+    assert plan.rules[0].end.relative == scenario_grammar("2h30m")
+    assert parse_duration("1.5s").total_seconds() == 1.5
+    for bad in (float("nan"), float("inf"), -1, True, "1.5", "2x"):
+        assert parse_duration(bad) is None

@@ -1,0 +1,42 @@
+"""The one duration grammar, for scenarios, fault plans, --until and the CLI.
+
+``"30d"``, ``"2h30m"``, ``"2h 30m"``, ``"90s"``, ``"1.5s"``, ``"250ms"``, or a number of
+seconds (int or float). Never negative, never NaN or infinite. A leaf module: the fakes use it
+too, and they import nothing else of the harness.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from typing import Any
+
+_DURATION = re.compile(
+    r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?!s))?\s*"
+    r"(?:(?P<s>\d+(?:\.\d+)?)\s*s)?\s*(?:(?P<ms>\d+(?:\.\d+)?)\s*ms)?\s*$"
+)
+EXAMPLES = "'30d', '2h30m', '90s', '1.5s' or '250ms'"
+
+
+def parse_duration(value: Any) -> timedelta | None:
+    """A duration from text or a number of seconds; ``None`` when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            return None
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        return None
+    m = _DURATION.match(value)
+    if not m or not any(m.groupdict().values()):
+        return None
+    g = m.groupdict()
+    return timedelta(
+        days=int(g["d"] or 0),
+        hours=int(g["h"] or 0),
+        minutes=int(g["m"] or 0),
+        seconds=float(g["s"] or 0),
+        milliseconds=float(g["ms"] or 0),
+    )
