@@ -1,6 +1,6 @@
 """Repository-wide pytest setup.
 
-The harness's own fixtures come from its pytest11 plugin (``harness.pytest_plugin``); this file
+The harness's own fixtures come from its pytest11 plugin (``harness.pytest.plugin``); this file
 only holds what is specific to testing this repository.
 """
 

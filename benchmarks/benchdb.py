@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from harness.database import psycopg_kwargs
+from harness.infra.database import psycopg_kwargs
 
 BENCH_SETTINGS = "benchmarks.benchproject.settings"
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ Options (each also an environment variable, for ``make``):
 ``--bench-rounds`` / ``BENCH_ROUNDS``        rounds per benchmark (3)
 ``--bench-warmup`` / ``BENCH_WARMUP``        untimed rounds first, in-process and floors (1)
 
-The bench database is ``<harness database>_bench`` on the server :mod:`harness.database`
+The bench database is ``<harness database>_bench`` on the server :mod:`harness.infra.database`
 resolves (``BENCH_DB_NAME`` overrides it); Redis is ``HARNESS_REDIS_URL`` or 127.0.0.1:6379/0.
 """
 
@@ -119,7 +119,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def bench_env() -> BenchEnv:
     """The bench database (created and migrated once per run) with the save probe, and Redis."""
-    from harness.database import DatabaseUnavailable, resolve
+    from harness.infra.database import DatabaseUnavailable, resolve
 
     try:
         settings = resolve().settings

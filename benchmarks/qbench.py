@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks import benchdb
 from benchmarks.grid import ClusterConfig
-from harness.realcluster import ENV_VAR, RealCluster
+from harness.infra.realcluster import ENV_VAR, RealCluster
 
 CLUSTER_NAME = "bench"
 STAGING = "bench-staging"

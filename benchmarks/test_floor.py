@@ -11,7 +11,7 @@ import time
 import pytest
 
 from benchmarks import benchdb, floor
-from harness.affinity import colocate
+from harness.infra.affinity import colocate
 
 SQL_FLOOR_CASES = [("enqueue+drain", 0), ("drain", 0), ("drain", 1000)]
 SQL_FLOOR_BULK = 10  # the reference platform's bulk
@@ -56,7 +56,7 @@ def test_skip_locked_floor(benchmark, bench_env, bench_opts, floor_pair) -> None
 def test_sql_floor(benchmark, bench_env, bench_opts, phase: str, save_limit: int) -> None:
     """django-q2's ORM-broker statements per task, raw psycopg, one connection, no framework.
 
-    Co-located on one CPU with its backend, as the in-process driver is (harness.affinity):
+    Co-located on one CPU with its backend, as the in-process driver is (harness.infra.affinity):
     both are one client in lock-step with one backend, so the two rates compare.
     """
     n = bench_opts.floor_tasks // 10 if save_limit > 0 else bench_opts.floor_tasks

@@ -5,7 +5,7 @@
 * ``replay-30-days``: a month of a schedule mix (every 15 minutes, hourly, daily, weekly, cron
   on weekdays) — task executions per wall second and time compression (simulated / wall).
 * ``clock-engine``: the same two-day replay under time-machine and freezegun; the faster one is
-  the default engine (``harness.clock.DEFAULT_ENGINE``).
+  the default engine (``harness.sim.clock.DEFAULT_ENGINE``).
 
 Wall time is read through a reference to ``perf_counter`` kept before any clock engine starts:
 freezegun replaces ``time.perf_counter`` (and pytest-benchmark's timer with it).
@@ -50,7 +50,7 @@ def _schedule_mix(start: datetime) -> None:
 class Replayed(NamedTuple):
     runs: int  # task executions
     wall: float  # seconds
-    cpu: int | None  # the CPU the replay was co-located on (harness.affinity), or None
+    cpu: int | None  # the CPU the replay was co-located on (harness.infra.affinity), or None
 
 
 def _replay(days: int, engine: str = "time-machine") -> Replayed:

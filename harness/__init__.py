@@ -1,7 +1,7 @@
 """dq-harness: a deterministic testing and simulation harness for Django-Q2.
 
 The public API is re-exported lazily so that settings modules can import
-:mod:`harness.database` before Django is configured.
+:mod:`harness.infra.database` before Django is configured.
 """
 
 from __future__ import annotations
@@ -9,24 +9,24 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "ClusterSpec": "harness.driver",
-    "DatabaseUnavailable": "harness.database",
-    "RunResult": "harness.runner",
+    "ClusterSpec": "harness.sim.simulation",
+    "DatabaseUnavailable": "harness.infra.database",
+    "RunResult": "harness.run.runner",
     "Scenario": "harness.scenario",
     "ScenarioError": "harness.scenario",
     "Verdict": "harness.checkers",
     "load_scenario": "harness.scenario",
-    "run_scenario": "harness.runner",
-    "Durations": "harness.driver",
-    "Simulation": "harness.driver",
-    "SimulationError": "harness.driver",
-    "TaskFailed": "harness.driver",
-    "Timeline": "harness.timeline",
-    "VirtualClock": "harness.clock",
-    "all_enqueued": "harness.assertions",
-    "assert_enqueued": "harness.assertions",
-    "database_settings": "harness.database",
-    "refute_enqueued": "harness.assertions",
+    "run_scenario": "harness.run.runner",
+    "Durations": "harness.sim.simulation",
+    "Simulation": "harness.sim.simulation",
+    "SimulationError": "harness.sim.simulation",
+    "TaskFailed": "harness.sim.simulation",
+    "Timeline": "harness.record.timeline",
+    "VirtualClock": "harness.sim.clock",
+    "all_enqueued": "harness.record.assertions",
+    "assert_enqueued": "harness.record.assertions",
+    "database_settings": "harness.infra.database",
+    "refute_enqueued": "harness.record.assertions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,11 +1,11 @@
 """Settings of the benchmark project.
 
-* Database: :func:`harness.database.database_settings` (``DATABASE_URL`` or the embedded
+* Database: :func:`harness.infra.database.database_settings` (``DATABASE_URL`` or the embedded
   PostgreSQL), but its own database, ``<name>_bench`` (``BENCH_DB_NAME`` overrides it; the
   runner's tests point it at pytest-django's test database).
 * ``Q_CLUSTER``: a neutral base with every knob set explicitly (``save_limit`` defaults to 250 in
   django-q2, which prunes results), then the run's overrides from ``HARNESS_Q_CLUSTER``
-  (:func:`harness.realcluster.q_cluster_from_env`).
+  (:func:`harness.infra.realcluster.q_cluster_from_env`).
 * ``CONN_MAX_AGE=None`` comes from ``database_settings()``: with 0 the ORM broker reconnects on
   every poll.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 
-from harness.database import database_settings
-from harness.realcluster import q_cluster_from_env
+from harness.infra.database import database_settings
+from harness.infra.realcluster import q_cluster_from_env
 
 SECRET_KEY = os.environ.get("BENCH_SECRET_KEY", "benchmarks-only-not-secret")
 DEBUG = False

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from harness.timeline import Timeline
+from harness.record.timeline import Timeline
 
 _MODULES = (
     "lost_jobs",

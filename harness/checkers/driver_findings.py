@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, limit
-from harness.findings import describe
+from harness.record.findings import describe
 
 NAME = "driver-findings"
 DOC = "django-q2 logged no error the cluster would swallow (scheduler, save, watchdog)"

@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, limit
-from harness.timeline import format_time
+from harness.record.timeline import format_time
 
 NAME = "schedule-adherence"
 DOC = (
@@ -70,7 +70,7 @@ def expected_slots(row: dict[str, Any], ctx: RunContext, at: str | None) -> list
                 day += dt.timedelta(days=1)
                 first = _wall(day, (hour, minute, 0), zone)
     if kind == "C":
-        from harness.cron import expected_fires
+        from harness.checkers.cron import expected_fires
 
         return expected_fires(row["cron"], zone, ctx.start, end)
     local = first.astimezone(zone)
@@ -170,7 +170,7 @@ def _check_cron(
     got: list[tuple[dt.datetime, str]],
     tolerance: dt.timedelta,
 ) -> tuple[int, list[str]]:
-    """A CRON row against its intended fire times (:mod:`harness.cron`, Vixie's DST rules).
+    """A CRON row against its intended fire times (:mod:`harness.checkers.cron`, Vixie's DST rules).
 
     Each fire is attributed to the latest intended time before it, if within ``tolerance``
     (one scheduler pass). Reported: a time that never fired, a time that fired twice, a fire
@@ -179,7 +179,7 @@ def _check_cron(
     fires; afterwards django-q2 fires a CRON row once, whatever ``catch_up`` says (it computes
     the next run from now: CRON never catches up), so one run per gap is expected.
     """
-    from harness.cron import expected_fires, is_wildcard, occurrence
+    from harness.checkers.cron import expected_fires, is_wildcard, occurrence
 
     try:
         intended = expected_fires(row["cron"], ctx.zone, ctx.start, ctx.end)

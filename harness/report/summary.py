@@ -51,7 +51,7 @@ def checker_table(verdicts: list[Any]) -> Table:
 
 
 def print_summary(result: Any, console: Console | None = None) -> None:
-    """Print the two tables and the overall verdict of a :class:`~harness.runner.RunResult`."""
+    """Print the two tables and the overall verdict of a :class:`~harness.run.runner.RunResult`."""
     if console is None:
         console = Console()
         if not console.is_terminal:  # a CI log or a pipe: wide enough for full task paths
@@ -66,7 +66,7 @@ def print_summary(result: Any, console: Console | None = None) -> None:
         f"\n{result.scenario.name}: {status}  (seed {result.seed}, {len(result.timeline)} events)"
     )
     if getattr(result, "stopped", None):
-        from harness.findings import when
+        from harness.record.findings import when
 
         console.print(
             f"[bold red]stopped[/] at {when(result.end, result.scenario.zone)}: a call did not "

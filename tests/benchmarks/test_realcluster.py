@@ -1,4 +1,5 @@
-"""harness.realcluster: a real qcluster starts, runs tasks, stops on SIGTERM, leaves nothing."""
+"""harness.infra.realcluster: a real qcluster starts, runs tasks, stops on SIGTERM, leaves
+nothing behind."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import psutil
 import pytest
 
 from benchmarks.benchdb import BENCH_SETTINGS, REPO_ROOT
-from harness.realcluster import ENV_VAR, RealCluster, RealClusterError, q_cluster_from_env
+from harness.infra.realcluster import ENV_VAR, RealCluster, RealClusterError, q_cluster_from_env
 
 TASK = "benchmarks.benchproject.tasks.started_at"
 

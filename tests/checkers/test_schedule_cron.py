@@ -10,9 +10,9 @@ import zoneinfo
 
 from harness.checkers import RunContext
 from harness.checkers.schedule_adherence import check
-from harness.driver import ClusterSpec
+from harness.record.timeline import Timeline
 from harness.scenario import Scenario
-from harness.timeline import Timeline
+from harness.sim.simulation import ClusterSpec
 
 UTC = dt.UTC
 ZONE = zoneinfo.ZoneInfo("Europe/Bucharest")

@@ -9,7 +9,7 @@ import os
 
 from config.settings.test import *  # noqa: F403
 from config.settings.test import DATABASES, Q_CLUSTER
-from harness.realcluster import q_cluster_from_env
+from harness.infra.realcluster import q_cluster_from_env
 
 DATABASES["default"]["NAME"] = os.environ["DIFF_DB_NAME"]
 Q_CLUSTER = q_cluster_from_env(Q_CLUSTER)

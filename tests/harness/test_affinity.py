@@ -1,4 +1,4 @@
-"""CPU co-location of a simulation and its PostgreSQL backend (harness.affinity).
+"""CPU co-location of a simulation and its PostgreSQL backend (harness.infra.affinity).
 
 It must pin both sides to one CPU while a simulation is open, give both their CPUs back on
 close, stay out of the way when it cannot help, and never change a timeline.
@@ -15,7 +15,7 @@ from django.db import connection
 from django_q.tasks import async_task
 
 from harness import ClusterSpec, Simulation
-from harness.affinity import colocate, widened_affinity
+from harness.infra.affinity import colocate, widened_affinity
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from harness.clock import ClockError, VirtualClock
+from harness.sim.clock import ClockError, VirtualClock
 
 START = datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""CRON across DST: harness.cron against a brute-force scan of every absolute minute.
+"""CRON across DST: harness.checkers.cron against a brute-force scan of every absolute minute.
 
 The strategy builds each cron field as a set of values and renders the expression from it, so
 the brute force knows what the expression means without any cron parser: it looks at every
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.cron import expected_fires, is_wildcard, jump_instant, wall_kind
+from harness.checkers.cron import expected_fires, is_wildcard, jump_instant, wall_kind
 
 UTC = dt.UTC
 ZONES = (

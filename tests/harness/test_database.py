@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import database
-from harness.database import DatabaseUnavailable, parse_url
+from harness.infra import database
+from harness.infra.database import DatabaseUnavailable, parse_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,7 +129,7 @@ def test_embedded_cold_start_from_template_then_reuse(private_root: Path) -> Non
     root = private_root
     code = """
         import json, time
-        from harness import database
+        from harness.infra import database
         t = time.perf_counter()
         found = database.resolve()
         import psycopg
@@ -170,7 +170,7 @@ def test_first_start_of_many_processes_at_once_cannot_race(private_root: Path) -
     freshly booted machine): the first start (template, data copy, server) is serialised, so
     every one of them gets the same server and none dies half-way."""
     code = """
-        from harness import database
+        from harness.infra import database
         import psycopg
         s = database.resolve().settings
         with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"]) as c:
@@ -210,7 +210,7 @@ def test_db_url_round_trips_as_database_url() -> None:
     )
     url = printed.stdout.strip()
     code = """
-        from harness import database
+        from harness.infra import database
         import psycopg
         s = database.resolve().settings
         with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"]) as c:

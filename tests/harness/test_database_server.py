@@ -7,7 +7,7 @@ import os
 import pytest
 from django.db import connection
 
-from harness import database
+from harness.infra import database
 
 pytestmark = [pytest.mark.dbpath, pytest.mark.django_db]
 

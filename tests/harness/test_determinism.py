@@ -89,7 +89,7 @@ def test_matches_golden_on_every_worker() -> None:
     if os.environ.get("HARNESS_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(actual, encoding="utf-8")
     expected = GOLDEN.read_text(encoding="utf-8")
-    from harness.timeline import first_divergence
+    from harness.record.timeline import first_divergence
 
     diff = first_divergence(expected.splitlines(), actual.splitlines())
     assert diff is None, (

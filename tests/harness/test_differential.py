@@ -20,7 +20,7 @@ from django_q.models import OrmQ, Schedule, Task
 from django_q.tasks import async_task
 
 from harness import ClusterSpec, Simulation
-from harness.realcluster import RealCluster
+from harness.infra.realcluster import RealCluster
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -63,10 +63,10 @@ def test_watchdog_stops_an_endless_task() -> None:
     watchdog_seconds=1,
 )
 def test_a_hung_scheduler_fails_the_test_with_the_verdicts_words(qsim: Simulation) -> None:
-    """The same sentence as the driver-findings verdict of a replay (harness.findings)."""
+    """The same sentence as the driver-findings verdict of a replay (harness.record.findings)."""
     from zoneinfo import ZoneInfo
 
-    from harness.findings import describe
+    from harness.record.findings import describe
 
     schedule(
         "tests.harness.sample_tasks.tick",

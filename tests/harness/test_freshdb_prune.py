@@ -1,4 +1,5 @@
-"""harness.freshdb: old templates are pruned, in-use ones are kept, LIKE wildcards are escaped."""
+"""harness.infra.freshdb: old templates are pruned, in-use ones are kept, LIKE wildcards are
+escaped."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from harness import freshdb
-from harness.database import psycopg_kwargs
+from harness.infra import freshdb
+from harness.infra.database import psycopg_kwargs
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """``harness explore``: finds the buggy renewal's duplicate, shrinks it, writes a scenario that
 replays the failure through the scenario runner — and the fixed twin passes that very file.
 
-The scenario runner replays on a fresh database of its own (``harness.freshdb``), so these tests
-do not use pytest-django's test transaction; they only unblock database access.
+The scenario runner replays on a fresh database of its own (``harness.infra.freshdb``), so these
+tests do not use pytest-django's test transaction; they only unblock database access.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.explore import (
+from harness.run.runner import run
+from harness.scenario import load
+from harness.search.explore import (
     FaultSpace,
     explore,
     minimal_scenario_text,
     rollback_runner,
     with_faults,
 )
-from harness.runner import run
-from harness.scenario import load
 
 pytestmark = pytest.mark.dbpath
 

@@ -1,7 +1,7 @@
 """Any load shape through the simulated cluster: every arrival runs exactly once.
 
-A property of the harness's driver under :func:`harness.strategies.load_shapes`: with tasks that
-succeed and finish well inside ``retry``, no arrival pattern (evenly spread, a burst, a ramp;
+A property of the harness's driver under :func:`harness.search.strategies.load_shapes`: with tasks
+that succeed and finish well inside ``retry``, no arrival pattern (evenly spread, a burst, a ramp;
 one or several workers, bulk claims) may lose a task or run one twice.
 """
 
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness import ClusterSpec, Durations, Simulation
-from harness.strategies import load_shapes
+from harness.search.strategies import load_shapes
 from tests.properties.support import machine_settings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dbpath]

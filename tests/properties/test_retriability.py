@@ -1,5 +1,5 @@
 """Properties of the platform's retry classification (``apps.common.retriability`` and the three
-gateways), driven by :mod:`harness.strategies`.
+gateways), driven by :mod:`harness.search.strategies`.
 
 The gateway properties send each generated outcome through the real gateway code (``requests``
 or the ``stripe`` SDK) with ``responses`` answering, so what is checked is the classification a
@@ -31,7 +31,7 @@ from apps.common.retriability import (
 from apps.domains.gateway import RegistrarGateway
 from apps.provisioning.gateway import MUTATING_PROGRAMS, READ_ONLY_PROGRAMS, VirtualminGateway
 from apps.provisioning.models import VirtualminServer
-from harness.strategies import (
+from harness.search.strategies import (
     PERMANENT_STATUSES,
     TRANSPORT_EXCEPTIONS,
     HttpOutcome,

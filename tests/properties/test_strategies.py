@@ -1,4 +1,4 @@
-"""The strategies in :mod:`harness.strategies` produce what they promise."""
+"""The strategies in :mod:`harness.search.strategies` produce what they promise."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given
 
 from harness.fakes.faults import FaultInjector, FaultPlan
 from harness.fakes.operations import OPERATIONS
-from harness.strategies import (
+from harness.search.strategies import (
     cron_expressions,
     fault_plans,
     load_shapes,

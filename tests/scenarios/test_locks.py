@@ -1,4 +1,4 @@
-"""Locks held for the virtual duration, per process (docs/driver.md, harness.locks).
+"""Locks held for the virtual duration, per process (docs/driver.md, harness.sim.locks).
 
 A charge run every 5 minutes lasts 8 minutes (tests/fixture_apps/locks.py). Production charges
 each invoice 3 times in half an hour with a lock every worker shares (the runs at :05, :15 and

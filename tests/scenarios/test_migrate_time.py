@@ -105,8 +105,8 @@ def test_a_task_left_queued_by_migrate_runs_at_the_start(django_db_blocker):
     from django_q.models import OrmQ
     from django_q.signing import SignedPackage
 
-    from harness import runner
-    from harness.freshdb import fresh_database
+    from harness.infra.freshdb import fresh_database
+    from harness.run import runner
 
     scenario = _scenario()
     payload = SignedPackage.dumps(

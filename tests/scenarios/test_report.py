@@ -17,7 +17,7 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, django_db_blocker):
-    from harness import runner
+    from harness.run import runner
     from harness.scenario import load
 
     with django_db_blocker.unblock():

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.record.timeline import first_divergence
 from harness.scenario import golden_path, load, locate, shipped
-from harness.timeline import first_divergence
 
 pytestmark = pytest.mark.dbpath
 NAMES = list(shipped())

@@ -1,7 +1,7 @@
 """Base settings of the reference platform (the seed's PRAHO task system).
 
 Q_CLUSTER is the seed methodology's "Configuration" section, verbatim. The database comes from
-:func:`harness.database.database_settings`: ``DATABASE_URL`` if set, else an embedded
+:func:`harness.infra.database.database_settings`: ``DATABASE_URL`` if set, else an embedded
 PostgreSQL, else one line on stderr and exit code 2.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.database import database_settings
+from harness import database_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 

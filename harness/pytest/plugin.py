@@ -2,8 +2,8 @@
 
 Fixtures:
 
-* ``qsim`` — a running :class:`~harness.driver.Simulation` on the test's database. Configure it
-  with ``@pytest.mark.qsim(start=..., seed=..., clusters=[...], durations=..., engine=...,
+* ``qsim`` — a running :class:`~harness.sim.simulation.Simulation` on the test's database.
+  Configure it with ``@pytest.mark.qsim(start=..., seed=..., clusters=[...], durations=..., engine=...,
   raise_task_errors=..., broker=...)``. Works inside pytest-django's test transaction (the
   default ``django_db``) and with ``django_db(transaction=True)``. Findings that django-q2 only
   logs (a scheduler pass that raised, a result that could not be saved) fail the test.
@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     """Say which database the run uses and how long it took to get it ready."""
-    from harness import database
+    from harness.infra import database
 
     found = database._RESOLVED  # resolved by the settings module, if it uses the harness
     if found is None:
@@ -69,7 +69,7 @@ def _ensure_db(request: pytest.FixtureRequest) -> None:
 def qsim(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A deterministic in-process Django-Q2 cluster under a virtual clock."""
     _ensure_db(request)
-    from harness.driver import Simulation
+    from harness.sim.simulation import Simulation
 
     options = _options(request)
     start = options.pop("start")
@@ -82,7 +82,7 @@ def qsim(request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture
 def virtual_clock(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A stopped clock behind ``timezone.now()`` and ``time.time()``; only the test moves it."""
-    from harness.clock import VirtualClock
+    from harness.sim.clock import VirtualClock
 
     options = _options(request)
     with VirtualClock(options["start"], options.get("engine", "time-machine")) as clock:
@@ -90,7 +90,7 @@ def virtual_clock(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def _replay(ref: Any, seed: int | None = None, until: Any = None) -> Any:
-    from harness import runner
+    from harness.run import runner
     from harness.scenario import Scenario, load, parse_duration
 
     scenario = ref if isinstance(ref, Scenario) else load(ref)

@@ -1,7 +1,7 @@
 """Fault-space search with shrinking: the minimal fault plan that breaks a scenario's checks.
 
-Hypothesis generates fault plans (:func:`harness.strategies.fault_plans`) for the fakes the
-scenario mounts, the scenario runner (:func:`harness.runner.run`: fresh database, the real
+Hypothesis generates fault plans (:func:`harness.search.strategies.fault_plans`) for the fakes the
+scenario mounts, the scenario runner (:func:`harness.run.runner.run`: fresh database, the real
 Django-Q2 code paths under the virtual clock, every checker) replays the scenario under each,
 and when a checker fails Hypothesis shrinks the plan — fewer rules, fewer keys, simpler values.
 A last pass removes any single rule whose removal still fails (1-minimal). The result is written
@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from harness.errors import HarnessError
 from harness.fakes.operations import OPERATIONS
-from harness.strategies import fault_plans
+from harness.search.strategies import fault_plans
 
-Runner = Callable[[Any], Any]  # harness.scenario.Scenario -> harness.runner.RunResult
+Runner = Callable[[Any], Any]  # harness.scenario.Scenario -> harness.run.runner.RunResult
 
 
 class _CheckFailed(Exception):
@@ -82,7 +82,7 @@ class ExploreResult:
 
     examples: int = 0
     plan: dict[str, Any] | None = None
-    result: Any = None  # harness.runner.RunResult of the minimal plan
+    result: Any = None  # harness.run.runner.RunResult of the minimal plan
     failing_runs: int = 0
     history: list[int] = field(default_factory=list)  # rules per failing plan, in order
 
@@ -117,7 +117,7 @@ def _business_keys(scenario: Any) -> tuple[str, ...]:
 
 
 def _default_runner(scenario: Any) -> Any:
-    from harness.runner import run
+    from harness.run.runner import run
 
     return run(scenario)
 
@@ -127,16 +127,16 @@ def rollback_runner(scenario: Any, settings_module: str | None = None) -> Iterat
     """A runner for many replays of variants of ``scenario``: one fresh database for all of
     them, each replay inside a transaction that is rolled back.
 
-    Why: :func:`harness.runner.run` creates and drops a database per replay (≈0.3 s of disk
+    Why: :func:`harness.run.runner.run` creates and drops a database per replay (≈0.3 s of disk
     work on a busy machine); a search makes hundreds of replays. The replay itself is the
-    scenario runner's (``harness.runner.replay_here``: same setup, loads, fakes, checkers). What a
-    rollback cannot reset are sequences, so database ids may differ from a fresh replay;
-    :func:`explore`'s caller confirms the minimal plan with :func:`harness.runner.run`.
+    scenario runner's (``harness.run.runner.replay_here``: same setup, loads, fakes, checkers).
+    What a rollback cannot reset are sequences, so database ids may differ from a fresh replay;
+    :func:`explore`'s caller confirms the minimal plan with :func:`harness.run.runner.run`.
     """
     from django.db import transaction
 
-    from harness import runner as scenario_runner
-    from harness.freshdb import fresh_database
+    from harness.infra.freshdb import fresh_database
+    from harness.run import runner as scenario_runner
 
     scenario_runner.ensure_django(settings_module, scenario)
 

@@ -119,7 +119,7 @@ class Scenario:
     paths: list[Path] = field(default_factory=list)  # more sys.path entries, after the root
     database: str = "project"  # "project": its own DATABASES; "harness": the harness's server
     watchdog: float = 10.0  # wall-clock seconds a task or scheduler pass may take
-    lock_helpers: list[str] = field(default_factory=list)  # [locks] helpers (harness.locks)
+    lock_helpers: list[str] = field(default_factory=list)  # [locks] helpers (harness.sim.locks)
 
     @property
     def end(self) -> dt.datetime:

@@ -7,7 +7,7 @@ fault plans in the :mod:`fakes.faults` format, arrival patterns and schedule row
 here is data; nothing imports the platform (``apps``).
 
     from hypothesis import given
-    from harness.strategies import fault_plans, virtualmin_outcomes
+    from harness.search.strategies import fault_plans, virtualmin_outcomes
 
     @given(virtualmin_outcomes())
     def test_gateway(outcome): ...

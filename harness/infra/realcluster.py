@@ -38,8 +38,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.affinity import widened_affinity
 from harness.errors import HarnessError
+from harness.infra.affinity import widened_affinity
 
 ENV_VAR = "HARNESS_Q_CLUSTER"
 """Environment variable holding a JSON object merged over the settings' ``Q_CLUSTER``."""
@@ -314,7 +314,8 @@ def _alive(proc: Any) -> bool:
 
 
 def _unpinned() -> Callable[[], None] | None:
-    """Started inside a co-located simulation, a cluster still gets every CPU (harness.affinity)."""
+    """Started inside a co-located simulation, a cluster still gets every CPU
+    (harness.infra.affinity)."""
     cpus = widened_affinity()
     if cpus is None:
         return None

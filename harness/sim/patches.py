@@ -77,7 +77,7 @@ def _attributing_request(original: Callable[..., Any]) -> Callable[..., Any]:
     return request
 
 
-def install(seed: int, broker_class: str = "harness.broker.DeterministicORM") -> Patches:
+def install(seed: int, broker_class: str = "harness.sim.broker.DeterministicORM") -> Patches:
     """Apply the run-wide patches; returns the handle to undo them."""
     import django_q.monitor
     import django_q.pusher

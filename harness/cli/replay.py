@@ -147,8 +147,8 @@ class _Progress:
 
 # -- commands --------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace) -> int:
-    from harness import runner
     from harness.report import print_summary, write_html
+    from harness.run import runner
     from harness.scenario import load
 
     scenario = load(args.scenario)
@@ -183,9 +183,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_gate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness import runner
+    from harness.record.timeline import first_divergence
+    from harness.run import runner
     from harness.scenario import load, shipped
-    from harness.timeline import first_divergence
 
     console = Console()
     refs = args.scenarios or list(shipped())

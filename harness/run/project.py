@@ -76,7 +76,7 @@ def _import_settings(module: str) -> Any:
 
 def use_harness_database(mod: Any, module: str) -> None:
     """Point the settings module's ``DATABASES['default']`` at the harness's PostgreSQL."""
-    from harness.database import DatabaseUnavailable, resolve
+    from harness.infra.database import DatabaseUnavailable, resolve
 
     try:
         found = resolve()

@@ -4,7 +4,7 @@ One replay, start to end:
 
 1. Django is set up with the scenario's settings module; every dotted path and command is
    resolved (a problem is a :class:`~harness.scenario.ScenarioError`, nothing runs);
-2. a fresh database is copied from the migrated template (:mod:`harness.freshdb`);
+2. a fresh database is copied from the migrated template (:mod:`harness.infra.freshdb`);
 3. the fakes are mounted in-process on one ``responses.RequestsMock`` (no real network) and
    their ledger is copied into the timeline;
 4. the Simulation opens at the scenario start, so the setup commands run under the virtual clock
@@ -35,9 +35,9 @@ from typing import Any
 from harness.checkers import RunContext, Verdict, run_all
 from harness.compat import django_q_version
 from harness.errors import HarnessError
-from harness.findings import describe
+from harness.record.findings import describe
+from harness.record.timeline import Timeline
 from harness.scenario import FakeSpec, Scenario, ScenarioError, resolve_paths
-from harness.timeline import Timeline
 
 STEP = dt.timedelta(hours=1)
 Progress = Callable[[dt.datetime, dt.datetime, dt.datetime], None]  # (now, start, end)
@@ -79,7 +79,7 @@ class RunResult:
         return next(v for v in self.verdicts if v.name == name)
 
     def to_dict(self) -> dict[str, Any]:
-        from harness.timeline import format_time
+        from harness.record.timeline import format_time
 
         return {
             "scenario": self.scenario.name,
@@ -100,8 +100,8 @@ class RunResult:
 # -- Django and determinism ------------------------------------------------------------------------
 def ensure_django(module: str | None, scenario: Scenario, database: str | None = None) -> str:
     """Put the project on ``sys.path`` and set Django up (or check it already runs with the
-    same settings). Returns the settings module used. See :mod:`harness.project`."""
-    from harness import project
+    same settings). Returns the settings module used. See :mod:`harness.run.project`."""
+    from harness.run import project
 
     project.add_paths(scenario.project_root, scenario.paths)
     chosen = project.settings_module(module, scenario.settings, scenario.source)
@@ -354,7 +354,7 @@ def run(
 ) -> RunResult:
     """Replay ``scenario`` on a fresh database and judge it."""
     module = ensure_django(settings, scenario, database)
-    from harness.freshdb import fresh_database
+    from harness.infra.freshdb import fresh_database
 
     with fresh_database():
         result = replay_here(scenario, seed=seed, until=until, progress=progress)
@@ -375,7 +375,7 @@ def replay_here(
 
     The caller owns isolation: :func:`run` wraps this in a fresh database; a search that
     replays hundreds of variants wraps each in a rolled-back transaction instead
-    (:func:`harness.explore.rollback_runner`). Django must be set up (:func:`ensure_django`).
+    (:func:`harness.search.explore.rollback_runner`). Django must be set up (:func:`ensure_django`).
     """
     resolved = resolve_paths(scenario)
     seed = scenario.seed if seed is None else seed
@@ -385,7 +385,7 @@ def replay_here(
 
 
 def _cluster_specs(scenario: Scenario) -> list[Any]:
-    from harness.driver import ClusterSpec
+    from harness.sim.simulation import ClusterSpec
 
     overrides = dict(scenario.cluster)
     if scenario.downtime:
@@ -409,9 +409,9 @@ def _replay(
     from django.core.management import call_command
     from django_q.conf import Conf
 
-    from harness.driver import Durations, Simulation
-    from harness.load import arrivals, fields_for, render
-    from harness.patches import emit_post_migrate
+    from harness.scenario.arrivals import arrivals, fields_for, render
+    from harness.sim.patches import emit_post_migrate
+    from harness.sim.simulation import Durations, Simulation
 
     clusters = _cluster_specs(scenario)
     durations = Durations(scenario.durations_default, dict(scenario.durations), seed=seed)
@@ -427,7 +427,7 @@ def _replay(
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
         ledger, built, rules = mount_fakes(scenario, sim, rsps, seed)
         # The project is deployed at the virtual start: tasks a data migration left queued are
-        # followed and run, and post_migrate handlers create their rows now (harness.freshdb).
+        # followed and run, and post_migrate handlers create their rows now (harness.infra.freshdb).
         sim.adopt_queued(during="migrate")
         try:
             emit_post_migrate()

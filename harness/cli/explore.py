@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
-    from harness.explore import FaultSpace, explore, rollback_runner, with_faults
-    from harness.runner import run
+    from harness.run.runner import run
     from harness.scenario import load
+    from harness.search.explore import FaultSpace, explore, rollback_runner, with_faults
 
     if args.budget < 1:
         raise HarnessError(f"--budget: must be at least 1, got {args.budget}")
@@ -87,7 +87,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
 
 
 def _write(args: argparse.Namespace, scenario, outcome, out: Path) -> None:
-    from harness.explore import minimal_scenario_text
+    from harness.search.explore import minimal_scenario_text
 
     header = "\n".join(
         [

@@ -2,7 +2,7 @@
 
 The template holds what ``migrate`` builds *except* what ``post_migrate`` handlers create: those
 rows read the clock (PRAHO registers schedules there with ``next_run = now()``), so the runner
-sends ``post_migrate`` at each run's virtual start instead (:func:`harness.patches.
+sends ``post_migrate`` at each run's virtual start instead (:func:`harness.sim.patches.
 emit_post_migrate`), which is what ``migrate`` does on a fresh database at a deploy at that
 instant. Broker rows a data migration left behind are reported and run at the start.
 
@@ -61,7 +61,7 @@ def migration_key() -> str:
 def _admin(settings: dict[str, Any]) -> Any:
     import psycopg
 
-    from harness.database import psycopg_kwargs
+    from harness.infra.database import psycopg_kwargs
 
     try:
         return psycopg.connect(**psycopg_kwargs(settings, "postgres"), autocommit=True)
@@ -84,7 +84,7 @@ def _build_template(conn: Any, connection: Any, template: str) -> None:
     """Migrate a staging database, then rename it into place (atomic publish)."""
     from django.core.management import call_command
 
-    from harness.patches import deferred_post_migrate
+    from harness.sim.patches import deferred_post_migrate
 
     staging = f"{template}_build_{os.getpid()}"
     conn.execute(f'DROP DATABASE IF EXISTS "{staging}"')

@@ -19,7 +19,7 @@ Event kinds (fields in brackets):
 * ``cluster.down`` / ``cluster.up`` [cluster]
 * ``http.call`` [fake, operation, key, status, effect, fault, task, attempt]
 * ``lock.refused`` / ``lock.waited`` [key, task, holder] — an advisory lock another running
-  attempt holds (harness.locks)
+  attempt holds (harness.sim.locks)
 * ``finding`` [finding, ...] — something that must fail the run (a scheduler pass that raised,
   a result that could not be saved, a watchdog stop, a refused connection, a per-process lock)
 * ``run.stopped`` [reason, stopped] — the last event of a run a watchdog stop ended

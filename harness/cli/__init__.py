@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from harness.database import resolve
+    from harness.infra.database import resolve
 
     found = resolve()
     if args.url:
@@ -73,13 +73,13 @@ def _load_subcommands() -> None:
         _register(module.register)
 
 
-_SUBCOMMAND_MODULES: list[str] = ["harness.cli_fakes", "harness.cli_replay", "harness.cli_explore"]
+_SUBCOMMAND_MODULES: list[str] = ["harness.cli.fakes", "harness.cli.replay", "harness.cli.explore"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # The current directory is the project root, first on sys.path as it is for manage.py (a
     # console script only has its own bin/ there, so `config.settings` would not resolve).
-    from harness.project import add_paths
+    from harness.run.project import add_paths
 
     add_paths(None)
     _REGISTRY.clear()
@@ -93,7 +93,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from harness.patches import Patches, current_attempt
+from harness.sim.patches import Patches, current_attempt
 
 Process = tuple[str, ...]
 """("worker", cluster, slot) | ("monitor", cluster) | ("sentinel", cluster) | ("web",)"""
@@ -174,7 +174,7 @@ class LockModel:
                 return original_delete_many(self, now, *args, **kwargs)
             return None
 
-        reason = "a lock a task releases is held until the task's virtual end (harness.locks)"
+        reason = "a lock a task releases is held until the task's virtual end (harness.sim.locks)"
         self.patches.set(cls, "add", add, reason)
         self.patches.set(cls, "set", set_, reason)
         self.patches.set(cls, "delete", delete, reason)

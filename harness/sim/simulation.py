@@ -45,12 +45,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harness.affinity import Colocation, colocate
-from harness.clock import DEFAULT_ENGINE, Engine, VirtualClock
-from harness.locks import LockModel
-from harness.network import NetworkGuard
-from harness.patches import CLUSTER_KNOBS, cluster_conf, current_attempt, install
-from harness.timeline import Timeline
+from harness.infra.affinity import Colocation, colocate
+from harness.record.timeline import Timeline
+from harness.sim.clock import DEFAULT_ENGINE, Engine, VirtualClock
+from harness.sim.locks import LockModel
+from harness.sim.network import NetworkGuard
+from harness.sim.patches import CLUSTER_KNOBS, cluster_conf, current_attempt, install
 
 EPS = timedelta(microseconds=1)
 SCHEDULER_PERIOD = timedelta(seconds=30)  # Sentinel.guard: counter >= 30 → scheduler()
@@ -271,7 +271,7 @@ class Simulation:
         self.colocation: Colocation | None = None  # set by open(): pinned CPU, or why not
         self.lock_helpers = tuple(lock_helpers)
         self.network_guard = network_guard
-        self.locks: LockModel | None = None  # set by open() (harness.locks)
+        self.locks: LockModel | None = None  # set by open() (harness.sim.locks)
         self.timeline = Timeline()
         self.findings: list[dict[str, Any]] = []
         self.clusters: list[_Cluster] = []
@@ -307,14 +307,14 @@ class Simulation:
         from django_q.conf import Conf
         from django_q.signals import pre_enqueue
 
-        from harness import broker as brokers
+        from harness.sim import broker as brokers
 
         cls_name = "DeterministicRedis" if self.broker_kind == "redis" else "DeterministicORM"
         specs = [
             s if s.name else replace(s, name=Conf.CLUSTER_NAME)
             for s in (self._specs or [ClusterSpec.from_conf()])
         ]
-        patches = install(self.seed, f"harness.broker.{cls_name}")
+        patches = install(self.seed, f"harness.sim.broker.{cls_name}")
         self._undo.append(patches.undo)
         self.clock.start()
         self._undo.append(self.clock.stop)
@@ -430,20 +430,20 @@ class Simulation:
         return counts
 
     def assert_enqueued(self, func: str, **criteria: Any) -> list[Any]:
-        """See :func:`harness.assertions.assert_enqueued`."""
-        from harness.assertions import assert_enqueued
+        """See :func:`harness.record.assertions.assert_enqueued`."""
+        from harness.record.assertions import assert_enqueued
 
         return assert_enqueued(self, func, **criteria)
 
     def refute_enqueued(self, func: str, **criteria: Any) -> None:
-        """See :func:`harness.assertions.refute_enqueued`."""
-        from harness.assertions import refute_enqueued
+        """See :func:`harness.record.assertions.refute_enqueued`."""
+        from harness.record.assertions import refute_enqueued
 
         refute_enqueued(self, func, **criteria)
 
     def all_enqueued(self, func: str | None = None, **criteria: Any) -> list[Any]:
-        """See :func:`harness.assertions.all_enqueued`."""
-        from harness.assertions import all_enqueued
+        """See :func:`harness.record.assertions.all_enqueued`."""
+        from harness.record.assertions import all_enqueued
 
         return all_enqueued(self, func, **criteria)
 
@@ -909,7 +909,7 @@ class Simulation:
         self.findings.append(item)
         self.timeline.add(self.now(), "finding", finding=finding, **data)
         if self.strict and self._pending_failure is None:
-            from harness.findings import describe
+            from harness.record.findings import describe
 
             self._pending_failure = SimulationError(describe(item, _project_zone()))
 

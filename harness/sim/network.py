@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.patches import Patches, current_attempt
+from harness.sim.patches import Patches, current_attempt
 
 CLIENTS = (
     "smtplib",

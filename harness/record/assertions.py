@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.timeline import Event, Timeline, format_time, stable
+from harness.record.timeline import Event, Timeline, format_time, stable
 
 Matcher = Any  # a value to compare with ==, or a predicate called with the actual value
 
