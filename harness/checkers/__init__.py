@@ -9,12 +9,14 @@ snapshots) and never change anything. Messages name business keys and virtual ti
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 import zoneinfo
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.record.history import History
 from harness.record.timeline import Timeline
 
 _MODULES = (
@@ -70,6 +72,11 @@ class RunContext:
     def zone(self) -> zoneinfo.ZoneInfo:
         return self.scenario.zone
 
+    @functools.cached_property
+    def history(self) -> History:
+        """The per-task history every checker reads (built once)."""
+        return History(self.timeline)
+
     def options(self, name: str) -> dict[str, Any]:
         return dict(self.scenario.expect.get(name, {}))
 
@@ -100,15 +107,10 @@ def call_repr(func: str | None, args: Any, kwargs: Any) -> str:
     return f"{name}({text})"
 
 
-def enqueued_calls(timeline: Timeline) -> dict[str, Any]:
+def enqueued_calls(ctx: RunContext) -> dict[str, Any]:
     """Task id → its first ``task.enqueued`` event (an enqueue a failed scheduler pass rolled
     back with its transaction never happened, so it is left out)."""
-    out: dict[str, Any] = {}
-    for e in timeline.of("task.enqueued"):
-        out.setdefault(e.data["task"], e)
-    for e in timeline.of("task.rolledback"):
-        out.pop(e.data["task"], None)
-    return out
+    return {tid: t.enqueued for tid, t in ctx.history.enqueued().items()}
 
 
 def limit(evidence: list[str], n: int = 50) -> list[str]:

@@ -94,7 +94,7 @@ def check(ctx: RunContext) -> Verdict:
         ):
             continue
         runs.setdefault(e.at, []).append(e)
-    enq = enqueued_calls(ctx.timeline)
+    enq = enqueued_calls(ctx)
     evidence = []
     for at, started in sorted(runs.items()):
         if rows_at.get(at, 0) >= len(started):

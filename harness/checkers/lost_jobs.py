@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls, limit
+from harness.checkers import RunContext, Verdict, call_repr, limit
 
 NAME = "lost-jobs"
 DOC = "every enqueued task completed, failed terminally, or is legitimately pending at the end"
@@ -21,29 +21,15 @@ def options(r: Any) -> dict[str, Any]:
 
 
 def check(ctx: RunContext) -> Verdict:
-    enqueued = enqueued_calls(ctx.timeline)
-    last: dict[str, Any] = {}
-    outcome: dict[str, str] = {}
-    acked: set[str] = set()
-    discarded: set[str] = set()
-    for e in ctx.timeline:
-        tid = e.data.get("task")
-        if tid is None or not e.kind.startswith("task."):
-            continue
-        last[tid] = e
-        if e.kind == "task.finished":
-            outcome[tid] = e.data["outcome"]
-        elif e.kind == "task.acked":
-            acked.add(tid)
-        elif e.kind == "task.discarded":
-            discarded.add(tid)
     served = {spec.name for spec in ctx.clusters}
     lost, stranded = [], []
     done = failed = pending = 0
-    for tid, event in enqueued.items():
+    tasks = ctx.history.enqueued()
+    for tid, t in tasks.items():
+        event = t.enqueued
         what = call_repr(event.data["func"], event.data.get("args"), event.data.get("kwargs"))
         label = f"{what} (task {tid[:8]}, enqueued {ctx.when(event.at)})"
-        finished_ok = outcome.get(tid) == "ok"
+        finished_ok = t.last_outcome == "ok"
         if tid in ctx.queued:
             queue = ctx.queued[tid].get("key") or event.data.get("queue")
             if queue not in served:
@@ -51,21 +37,21 @@ def check(ctx: RunContext) -> Verdict:
             else:
                 pending += 1
             continue
-        if tid in acked or (ctx.broker != "orm" and tid in outcome):
+        if t.acked is not None or (ctx.broker != "orm" and t.last_outcome is not None):
             done += 1 if finished_ok else 0
             failed += 0 if finished_ok else 1
             continue
-        if tid in discarded:
-            lost.append(f"{label} discarded by the worker at {ctx.when(last[tid].at)}")
-        elif tid in last and last[tid] is not event:
+        if t.discarded is not None:
+            lost.append(f"{label} discarded by the worker at {ctx.when(t.discarded)}")
+        elif t.last is not None and t.last is not event:
             lost.append(
-                f"{label} vanished after {last[tid].kind} at {ctx.when(last[tid].at)} "
+                f"{label} vanished after {t.last.kind} at {ctx.when(t.last.at)} "
                 "(no ack, no broker row)"
             )
         else:
             lost.append(f"{label} never reached the broker")
     bad = lost + stranded
-    total = len(enqueued)
+    total = len(tasks)
     if not bad:
         return Verdict(
             NAME,

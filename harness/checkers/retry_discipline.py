@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls, limit
@@ -43,71 +42,70 @@ def options(r: Any) -> dict[str, Any]:
 
 
 def _task_checks(ctx: RunContext, evidence: list[str]) -> int:
-    enq = enqueued_calls(ctx.timeline)
-    starts: dict[str, list[Any]] = defaultdict(list)
-    outcomes: dict[str, list[str]] = defaultdict(list)
-    running: dict[str, dict[int, dt.datetime]] = defaultdict(dict)
-    cluster_of: dict[str, str] = {}
-    for e in ctx.timeline:
-        tid = e.data.get("task")
-        if e.kind == "task.started":
-            if running[tid]:
-                first_attempt, since = next(iter(running[tid].items()))
-                spec = ctx.cluster_for_queue(e.data.get("cluster"))
-                retry = f"retry {spec.retry} s" if spec else "retry"
-                evidence.append(
-                    f"{_label(enq, tid, e)}: attempt {e.data['attempt']} started at "
-                    f"{ctx.when(e.at)} while attempt {first_attempt} (started {ctx.when(since)}) "
-                    f"was still running ({retry} is shorter than the task's run time)"
-                )
-            running[tid][e.data["attempt"]] = e.at
-            starts[tid].append(e)
-            cluster_of[tid] = e.data.get("cluster")
-        elif e.kind in ("task.finished", "task.killed"):
-            running[tid].pop(e.data.get("attempt"), None)
-            if e.kind == "task.finished":
-                outcomes[tid].append(e.data["outcome"])
-    default_bound = ctx.options(NAME).get("max_attempts")
-    for tid, events in starts.items():
-        spec = ctx.cluster_for_queue(cluster_of.get(tid))
-        configured = default_bound or (spec.max_attempts if spec and spec.max_attempts else None)
-        forever = spec is not None and spec.max_attempts == 0 and not spec.ack_failures
-        failures = [o for o in outcomes[tid] if o != "ok"]
-        tail = outcomes[tid][-FOREVER_AFTER:]
-        if configured is not None and len(events) > configured:
-            times = ", ".join(ctx.when(e.at) for e in events[: configured + 1])
-            evidence.append(
-                f"{_label(enq, tid, events[0])} ran {len(events)} times (max_attempts "
-                f"{configured}): {times}"
-            )
+    enq = enqueued_calls(ctx)
+    for t, attempt in ctx.history.attempts():  # in start order
+        if attempt.overlapped is None:
             continue
-        still = tid in ctx.queued
-        endless = (still and len(tail) == FOREVER_AFTER and "ok" not in tail) or (
-            configured is None and len(events) > FALLBACK_BOUND and "ok" not in outcomes[tid]
+        since = next(a.started for a in t.attempts if a.number == attempt.overlapped)
+        spec = ctx.cluster_for_queue(attempt.cluster)
+        retry = f"retry {spec.retry} s" if spec else "retry"
+        evidence.append(
+            f"{_label(enq, t)}: attempt {attempt.number} started at {ctx.when(attempt.started)} "
+            f"while attempt {attempt.overlapped} (started {ctx.when(since)}) was still running "
+            f"({retry} is shorter than the task's run time)"
         )
-        if forever and endless:
-            # No bound anywhere: the question is not "how many" but "does it ever stop".
-            where = "stays queued" if still else "was still being redelivered"
-            evidence.append(
-                f"{_label(enq, tid, events[0])} failed {len(failures)} times (first at "
-                f"{ctx.when(events[0].at)}, last at {ctx.when(events[-1].at)}) and {where}: "
-                f"max_attempts=0 and ack_failures=False redeliver it every {spec.retry} s "
-                "forever"
-            )
-        elif configured is None and not forever and len(events) > FALLBACK_BOUND:
-            times = ", ".join(ctx.when(e.at) for e in events[: FALLBACK_BOUND + 1])
-            evidence.append(
-                f"{_label(enq, tid, events[0])} ran {len(events)} times (no max_attempts set; "
-                f"the checker's default bound {FALLBACK_BOUND}): {times}"
-            )
-    return len(starts)
+    ran = [t for t in ctx.history.tasks.values() if t.attempts]
+    default_bound = ctx.options(NAME).get("max_attempts")
+    for t in sorted(ran, key=lambda t: t.attempts[0].seq):
+        _bounded(ctx, t, enq, default_bound, evidence)
+    return len(ran)
 
 
-def _label(enq: dict[str, Any], tid: str, fallback: Any) -> str:
-    e = enq.get(tid, fallback)
+def _bounded(
+    ctx: RunContext, t: Any, enq: dict[str, Any], default_bound: int | None, evidence: list[str]
+) -> None:
+    """Attempts within the configured bound; with unlimited redelivery, not failing forever."""
+    attempts = t.attempts
+    spec = ctx.cluster_for_queue(t.cluster)
+    configured = default_bound or (spec.max_attempts if spec and spec.max_attempts else None)
+    forever = spec is not None and spec.max_attempts == 0 and not spec.ack_failures
+    outcomes = t.outcomes
+    failures = [o for o in outcomes if o != "ok"]
+    tail = outcomes[-FOREVER_AFTER:]
+    if configured is not None and len(attempts) > configured:
+        times = ", ".join(ctx.when(a.started) for a in attempts[: configured + 1])
+        evidence.append(
+            f"{_label(enq, t)} ran {len(attempts)} times (max_attempts {configured}): {times}"
+        )
+        return
+    still = t.id in ctx.queued
+    endless = (still and len(tail) == FOREVER_AFTER and "ok" not in tail) or (
+        configured is None and len(attempts) > FALLBACK_BOUND and "ok" not in outcomes
+    )
+    if forever and endless:
+        # No bound anywhere: the question is not "how many" but "does it ever stop".
+        where = "stays queued" if still else "was still being redelivered"
+        evidence.append(
+            f"{_label(enq, t)} failed {len(failures)} times (first at "
+            f"{ctx.when(attempts[0].started)}, last at {ctx.when(attempts[-1].started)}) and "
+            f"{where}: max_attempts=0 and ack_failures=False redeliver it every {spec.retry} s "
+            "forever"
+        )
+    elif configured is None and not forever and len(attempts) > FALLBACK_BOUND:
+        times = ", ".join(ctx.when(a.started) for a in attempts[: FALLBACK_BOUND + 1])
+        evidence.append(
+            f"{_label(enq, t)} ran {len(attempts)} times (no max_attempts set; the checker's "
+            f"default bound {FALLBACK_BOUND}): {times}"
+        )
+
+
+def _label(enq: dict[str, Any], t: Any) -> str:
+    e = enq.get(t.id)
+    if e is None:
+        return f"{call_repr(t.func, None, None)} (task {t.id[:8]})"
     return (
         f"{call_repr(e.data.get('func'), e.data.get('args'), e.data.get('kwargs'))} "
-        f"(task {tid[:8]})"
+        f"(task {t.id[:8]})"
     )
 
 

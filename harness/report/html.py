@@ -83,29 +83,14 @@ class _Axis:
 
 
 def _series(result: Any) -> dict[str, Any]:
-    """Backlog depth and running tasks per pixel column (max), from the timeline."""
-    waiting: set[str] = set()
-    running: set[tuple[str, int]] = set()
-    points_depth: list[tuple[dt.datetime, int]] = []
-    points_run: list[tuple[dt.datetime, int]] = []
-    for e in result.timeline:
-        tid = e.data.get("task")
-        if e.kind == "task.enqueued":
-            waiting.add(tid)
-        elif e.kind == "task.rolledback":
-            waiting.discard(tid)
-        elif e.kind == "task.started":
-            waiting.discard(tid)
-            running.add((tid, e.data["attempt"]))
-        elif e.kind in ("task.finished", "task.killed"):
-            running.discard((tid, e.data["attempt"]))
-        elif e.kind == "cluster.down":
-            running.clear()
-        else:
-            continue
-        points_depth.append((e.at, len(waiting)))
-        points_run.append((e.at, len(running)))
-    return {"depth": points_depth, "run": points_run}
+    """Backlog depth and running tasks over time (the run's history: harness.record.history)."""
+    from harness.record.history import History
+
+    loads = History(result.timeline).loads
+    return {
+        "depth": [(load.at, load.waiting) for load in loads],
+        "run": [(load.at, sum(load.running.values())) for load in loads],
+    }
 
 
 def _area(

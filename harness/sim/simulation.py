@@ -449,31 +449,10 @@ class Simulation:
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Per function: runs, ok, failed, timeout, retries, duplicates (overlapping or
-        after-success executions of the same task)."""
-        out: dict[str, dict[str, int]] = {}
-        running: dict[str, int] = {}
-        succeeded: set[str] = set()
-        for e in self.timeline:
-            func = e.data.get("func")
-            if e.kind == "task.started":
-                row = out.setdefault(
-                    func, dict(runs=0, ok=0, failed=0, timeout=0, retries=0, duplicates=0)
-                )
-                row["runs"] += 1
-                tid = e.data["task"]
-                if e.data["attempt"] > 1:
-                    row["retries"] += 1
-                if running.get(tid) or tid in succeeded:
-                    row["duplicates"] += 1
-                running[tid] = running.get(tid, 0) + 1
-            elif e.kind in ("task.finished", "task.killed"):
-                tid = e.data["task"]
-                running[tid] = max(0, running.get(tid, 0) - 1)
-                if e.kind == "task.finished":
-                    out[func][e.data["outcome"]] += 1
-                    if e.data["outcome"] == "ok":
-                        succeeded.add(tid)
-        return dict(sorted(out.items()))
+        after-success executions of the same task): :meth:`harness.record.history.History.stats`."""
+        from harness.record.history import History
+
+        return History(self.timeline).stats()
 
     # -- the event loop ------------------------------------------------------------------------
     def _has_work(self, with_scheduled: bool) -> bool:
