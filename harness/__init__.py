@@ -9,7 +9,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "ClusterSpec": "harness.sim.simulation",
+    "ClusterSpec": "harness.sim.cluster",
     "DatabaseUnavailable": "harness.infra.database",
     "RunResult": "harness.run.runner",
     "Scenario": "harness.scenario",
@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     "Verdict": "harness.checkers",
     "load_scenario": "harness.scenario",
     "run_scenario": "harness.run.runner",
-    "Durations": "harness.sim.simulation",
+    "Durations": "harness.sim.cluster",
     "Simulation": "harness.sim.simulation",
     "SimulationError": "harness.sim.simulation",
     "TaskFailed": "harness.sim.simulation",

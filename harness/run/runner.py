@@ -25,9 +25,7 @@ import contextlib
 import datetime as dt
 import io
 import logging
-import random
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,24 +107,6 @@ def ensure_django(module: str | None, scenario: Scenario, database: str | None =
     return chosen
 
 
-@contextlib.contextmanager
-def deterministic(seed: int) -> Iterator[None]:
-    """Seed ``uuid.uuid4`` and ``random`` for the run (nonces and tokens reach task args)."""
-    rng = random.Random(f"dq-harness-uuid:{seed}")
-    original, state = uuid.uuid4, random.getstate()
-
-    def uuid4() -> uuid.UUID:
-        return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-    uuid.uuid4 = uuid4  # type: ignore[assignment]
-    random.seed(f"dq-harness:{seed}")
-    try:
-        yield
-    finally:
-        uuid.uuid4 = original  # type: ignore[assignment]
-        random.setstate(state)
-
-
 class _Capture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
@@ -145,23 +125,17 @@ class _Capture(logging.Handler):
 @contextlib.contextmanager
 def captured_logs() -> Iterator[list[str]]:
     """Mute console handlers (a replay prints its own summary) and capture every record."""
-    loggers = [logging.getLogger()] + [
-        lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)
-    ]
-    muted: list[tuple[logging.Handler, int]] = []
-    for lg in loggers:
-        for h in lg.handlers:
-            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
-                muted.append((h, h.level))
-                h.setLevel(logging.CRITICAL + 1)
+    from harness.sim.patches import Patches, mute_console
+
+    patches = Patches()
+    mute_console(patches)
     capture = _Capture()
     logging.getLogger().addHandler(capture)
     try:
         yield capture.lines
     finally:
         logging.getLogger().removeHandler(capture)
-        for h, level in muted:
-            h.setLevel(level)
+        patches.undo()
 
 
 # -- fakes -----------------------------------------------------------------------------------------
@@ -380,12 +354,12 @@ def replay_here(
     resolved = resolve_paths(scenario)
     seed = scenario.seed if seed is None else seed
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
-    with captured_logs() as logs, deterministic(seed):
+    with captured_logs() as logs:
         return _replay(scenario, resolved, seed, end, until, progress, logs)
 
 
 def _cluster_specs(scenario: Scenario) -> list[Any]:
-    from harness.sim.simulation import ClusterSpec
+    from harness.sim.cluster import ClusterSpec
 
     overrides = dict(scenario.cluster)
     if scenario.downtime:
@@ -410,8 +384,9 @@ def _replay(
     from django_q.conf import Conf
 
     from harness.scenario.arrivals import arrivals, fields_for, render
+    from harness.sim.cluster import Durations
     from harness.sim.patches import emit_post_migrate
-    from harness.sim.simulation import Durations, Simulation
+    from harness.sim.simulation import Simulation
 
     clusters = _cluster_specs(scenario)
     durations = Durations(scenario.durations_default, dict(scenario.durations), seed=seed)

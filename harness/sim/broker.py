@@ -9,12 +9,13 @@ each with the same compare-and-set ``UPDATE … WHERE lock=<old>``, an un-acked 
 * no ``sleep(Conf.POLL)`` on an empty queue (a real 0.2 s wait per poll);
 * no ``close_old_connections()`` per call (it would close a pytest-django test transaction);
 * per-instance ``bulk`` and ``retry``, so several simulated clusters can differ;
-* an observer hook, so the driver's timeline sees claims and acknowledgements.
+* an observer per instance, so the driver's timeline sees acknowledgements on its brokers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,14 +24,11 @@ from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-Observer = Callable[[str, "DeterministicORM", Any], None]
+Observer = Callable[[str, Any, Any], None]
 
 
 class DeterministicORM(ORM):
     """The ORM broker with a stable claim order and no real-time sleeps."""
-
-    observer: Observer | None = None  # set by the driver for the duration of a run
-    max_id: int | None = None  # claim only rows up to this id (drain without recursion)
 
     def __init__(
         self, list_key: str | None = None, *, bulk: int | None = None, retry: int | None = None
@@ -38,6 +36,17 @@ class DeterministicORM(ORM):
         super().__init__(list_key=list_key)
         self.bulk = bulk
         self.retry = retry
+        self.observer: Observer | None = None  # the driver's, on the brokers it owns
+        self.max_id: int | None = None  # claim only rows up to this id (a drain's cap)
+
+    @contextlib.contextmanager
+    def capped(self, cap: int | None) -> Iterator[None]:
+        """Claim only rows up to id ``cap`` within the block (``drain(with_recursion=False)``)."""
+        previous, self.max_id = self.max_id, cap
+        try:
+            yield
+        finally:
+            self.max_id = previous
 
     @staticmethod
     def get_connection(list_key: str | None = None):  # type: ignore[override]
@@ -90,13 +99,13 @@ class DeterministicORM(ORM):
         self._execute("DELETE FROM {table} WHERE id = %s", [task_id])
 
     def acknowledge(self, task_id: Any) -> Any:
-        if DeterministicORM.observer is not None:
-            DeterministicORM.observer("ack", self, task_id)
+        if self.observer is not None:
+            self.observer("ack", self, task_id)
         return self.delete(task_id)
 
     def fail(self, task_id: Any) -> None:
-        if DeterministicORM.observer is not None:
-            DeterministicORM.observer("fail", self, task_id)
+        if self.observer is not None:
+            self.observer("fail", self, task_id)
         self.delete(task_id)
 
 
@@ -116,6 +125,11 @@ def _redis_class() -> type:
         ) -> None:
             super().__init__(list_key=list_key)
             self.bulk, self.retry = bulk, retry
+            self.observer: Observer | None = None
+
+        @contextlib.contextmanager
+        def capped(self, cap: int | None) -> Iterator[None]:
+            yield  # Redis has no row ids: a drain cap does not apply
 
         def dequeue(self) -> list[tuple[None, bytes]] | None:
             payload = self.connection.lpop(self.list_key)

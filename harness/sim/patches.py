@@ -1,8 +1,10 @@
-"""Every monkeypatch the harness applies to django-q2 (and one to requests), in one place.
+"""Every monkeypatch the harness applies to django-q2 and to process-wide state, in one place.
 
 Each patch is reversible (:meth:`Patches.undo` restores the exact previous value) and carries
 the reason it exists (``Patches.reasons()``). Nothing else in the harness sets attributes on
-django-q2 modules. The full table with reasons is in ``docs/driver.md``.
+django-q2 modules; ``uuid.uuid4``, the ``random`` module's state and console log handlers are
+patched here too. (The lock model and the network guard patch Django's cache classes and
+``socket`` through the same :class:`Patches`.) The full table is in ``docs/driver.md``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-TASK_HEADER = "X-Harness-Task-Id"
-ATTEMPT_HEADER = "X-Harness-Attempt"
+from harness.fakes.ledger import ATTEMPT_HEADER, TASK_HEADER
 
 current_attempt: ContextVar[tuple[str, int] | None] = ContextVar("harness_attempt", default=None)
 """(task id, attempt) of the task the driver is executing right now, if any."""
 
 _MISSING = object()
+_STATE = object()
 
 
 class Patches:
@@ -32,10 +34,16 @@ class Patches:
         self._stack.append((target, name, getattr(target, name, _MISSING), reason))
         setattr(target, name, value)
 
+    def on_undo(self, restore: Callable[[], None], reason: str) -> None:
+        """A patch of state that is not an attribute (``random``'s generator): how to undo it."""
+        self._stack.append((restore, "<state>", _STATE, reason))
+
     def undo(self) -> None:
         while self._stack:
             target, name, old, _reason = self._stack.pop()
-            if old is _MISSING:
+            if old is _STATE:
+                target()
+            elif old is _MISSING:
                 delattr(target, name)
             else:
                 setattr(target, name, old)
@@ -110,7 +118,40 @@ def install(seed: int, broker_class: str = "harness.sim.broker.DeterministicORM"
         _attributing_request(requests.Session.request),
         "attribute outgoing HTTP calls to the task attempt",
     )
+    seed_process(p, seed)
     return p
+
+
+def seed_process(p: Patches, seed: int) -> None:
+    """``uuid.uuid4`` and the ``random`` module seeded for the run: applications put uuid
+    nonces and lock tokens into task arguments, which reach the timeline."""
+    import uuid as uuid_module
+
+    rng = random.Random(f"dq-harness-uuid:{seed}")
+
+    def uuid4() -> uuid_module.UUID:
+        return uuid_module.UUID(int=rng.getrandbits(128), version=4)
+
+    p.set(uuid_module, "uuid4", uuid4, "deterministic uuid4: nonces and tokens reach task args")
+    state = random.getstate()
+    random.seed(f"dq-harness:{seed}")
+    p.on_undo(lambda: random.setstate(state), "random: seeded for the run, then restored")
+
+
+def mute_console(p: Patches) -> None:
+    """Console log handlers stay silent during a replay (it prints its own summary); every
+    record is still captured by the runner's handler."""
+    import logging
+
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for lg in loggers:
+        for handler in lg.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
+                p.set(handler, "level", logging.CRITICAL + 1, "a replay prints its own summary")
 
 
 @contextlib.contextmanager
@@ -147,20 +188,6 @@ def emit_post_migrate(alias: str = "default") -> None:
     executor = MigrationExecutor(connections[alias])
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
     emit_post_migrate_signal(verbosity=0, interactive=False, db=alias, apps=apps, plan=plan)
-
-
-CLUSTER_KNOBS = (
-    "CLUSTER_NAME",
-    "RETRY",
-    "BULK",
-    "MAX_ATTEMPTS",
-    "SAVE_LIMIT",
-    "ACK_FAILURES",
-    "CATCH_UP",
-    "TIMEOUT",
-    "QUEUE_LIMIT",
-    "WORKERS",
-)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from harness.checkers import RunContext
 from harness.checkers.schedule_adherence import check
 from harness.record.timeline import Timeline
 from harness.scenario import Scenario
-from harness.sim.simulation import ClusterSpec
+from harness.sim.cluster import ClusterSpec
 
 UTC = dt.UTC
 ZONE = zoneinfo.ZoneInfo("Europe/Bucharest")
