@@ -35,7 +35,6 @@ from harness.infra.affinity import Colocation, colocate
 from harness.record.timeline import Timeline
 from harness.sim.clock import DEFAULT_ENGINE, Engine, VirtualClock
 from harness.sim.cluster import EPS, ClusterSpec, ClusterState, Completion, Durations
-from harness.sim.cluster import owned_schedules as _owned
 from harness.sim.guards import (
     FindingCollector,
     WatchdogExpired,
@@ -46,9 +45,11 @@ from harness.sim.guards import (
     schedule_in,
 )
 from harness.sim.locks import LockModel
+from harness.sim.lookahead import next_time
 from harness.sim.network import NetworkGuard
 from harness.sim.patches import install
 from harness.sim.processes import Processes
+from harness.sim.recorder import TaskBook, adopt_queued, func_repr, ledger_observer
 
 __all__ = ["ClusterSpec", "Durations", "Simulation", "SimulationError", "TaskFailed"]
 
@@ -59,28 +60,6 @@ class SimulationError(AssertionError):
 
 class TaskFailed(AssertionError):
     """Raised in the test when ``raise_task_errors`` is on and a task failed."""
-
-
-class TaskBook:
-    """What the driver knows of each task: its function, its attempts, its broker ack ids."""
-
-    def __init__(self) -> None:
-        self.funcs: dict[str, str] = {}
-        self.attempts: dict[str, int] = {}
-        self.acks: dict[Any, str] = {}  # OrmQ pk → task id
-
-    def name(self, tid: str, func: Any) -> str:
-        """Remember (once) and return the function's dotted name."""
-        if tid not in self.funcs:
-            self.funcs[tid] = func_repr(func)
-        return self.funcs[tid]
-
-    def func(self, tid: str | None) -> str | None:
-        return self.funcs.get(tid) if tid is not None else None
-
-    def next_attempt(self, tid: str) -> int:
-        self.attempts[tid] = self.attempts.get(tid, 0) + 1
-        return self.attempts[tid]
 
 
 class Simulation:
@@ -318,64 +297,13 @@ class Simulation:
             self._pending_failure = SimulationError(describe(item, project_zone()))
 
     def adopt_queued(self, during: str) -> int:
-        """Take over broker rows that exist before the run (a data migration enqueued them).
-
-        They are recorded as ``task.enqueued`` (with ``during``) so the checkers follow them,
-        and a row locked beyond now (its lock was set by the real clock at ``migrate``) becomes
-        visible now, as it would be to a cluster started right after that migrate. Returns how
-        many rows were adopted.
-        """
-        from django_q.conf import Conf
-        from django_q.models import OrmQ
-
-        if self.broker_kind != "orm":
-            return 0
-        now = self.now()
-        adopted = 0
-        for row in OrmQ.objects.order_by("id"):
-            try:
-                task = row.task  # a cached_property: the signed payload, decoded
-            except Exception as exc:  # unreadable: the pusher would discard it too
-                self.add_finding("unreadable queued task", row=row.pk, error=str(exc)[:200])
-                continue
-            tid = task["id"]
-            self.timeline.add(
-                now,
-                "task.enqueued",
-                task=tid,
-                func=self.book.name(tid, task["func"]),
-                args=task.get("args"),
-                kwargs=task.get("kwargs"),
-                queue=row.key or Conf.CLUSTER_NAME,
-                group=task.get("group"),
-                during=during,
-            )
-            if row.lock is None or row.lock > now:
-                OrmQ.objects.filter(pk=row.pk).update(lock=now)
-            adopted += 1
-        if adopted:
-            self._last_enqueue = now
-            self._adopted += adopted  # rows became visible: a pull in this state is not dry
-        return adopted
+        """Take over broker rows that exist before the run (see :func:`~harness.sim.recorder.
+        adopt_queued`); returns how many."""
+        return adopt_queued(self, during)
 
     def observe_ledger(self, ledger: Any) -> None:
         """Copy every call a fake records into the timeline as ``http.call``."""
-
-        def on_entry(entry: Any) -> None:
-            self.timeline.add(
-                self.now(),
-                "http.call",
-                fake=entry.fake,
-                operation=entry.operation,
-                key=entry.business_key,
-                status=entry.status,
-                effect=entry.effect,
-                fault=entry.fault,
-                task=entry.task_id,
-                attempt=entry.attempt,
-            )
-
-        ledger.subscribe(on_entry)
+        ledger.subscribe(ledger_observer(self))
 
     # -- services for the processes ------------------------------------------------------------
     def as_process(self, proc: tuple[str, ...]) -> Any:
@@ -396,6 +324,17 @@ class Simulation:
         self._completions = kept
         return [item[2] for item in taken]  # heap order, as the timeline always had it
 
+    def visible_at(self, when: datetime, rows: int) -> None:
+        """``rows`` broker rows became visible at ``when`` without an enqueue (adopted)."""
+        self._last_enqueue = when
+        self._adopted += rows
+
+    def next_completion(self) -> datetime | None:
+        return self._completions[0][0] if self._completions else None
+
+    def next_arrival(self) -> datetime | None:
+        return self._arrivals[0][0] if self._arrivals else None
+
     def dry_key(self, cap: int | None) -> tuple[Any, ...]:
         """Within one step, rows become visible only by an enqueue (time and the drain cap
         stand still), so a later pull in the same state would be an empty round trip."""
@@ -413,7 +352,7 @@ class Simulation:
         if self._completions or any(c.mem or c.hold for c in self.clusters):
             return True
         if with_scheduled:
-            return self._next_time(True, cap)[0] is not None
+            return next_time(self, True, cap)[0] is not None
         from django_q.models import OrmQ
 
         keys = sorted({c.broker.list_key for c in self.clusters if c.up})
@@ -422,78 +361,10 @@ class Simulation:
             rows = rows.filter(id__lte=cap)
         return rows.exists()
 
-    def _probe(self, cap: int | None) -> tuple[dict[int, datetime | None], datetime | None]:
-        """One round trip: each cluster's earliest due schedule and the next OrmQ visibility.
-
-        Raw SQL on purpose: this runs once per step, and the ORM's query compilation cost
-        more than the query itself.
-        """
-        from django.db import connection
-        from django_q.models import OrmQ, Schedule
-
-        q = connection.ops.quote_name
-        sched, ormq = q(Schedule._meta.db_table), q(OrmQ._meta.db_table)
-        parts: list[str] = []
-        params: list[Any] = []
-        ids: list[int] = []
-        for i, c in enumerate(self.clusters):
-            if not (c.up and c.spec.scheduler):
-                continue
-            mine, mine_params = _owned(c.name)
-            parts.append(f"(SELECT min(next_run) FROM {sched} WHERE repeats <> 0 AND {mine})")
-            params.extend(mine_params)
-            ids.append(i)
-        keys = sorted({c.broker.list_key for c in self.clusters if c.up and not c.hold})
-        want_rows = self.broker_kind == "orm" and bool(keys)
-        if want_rows:
-            capped = " AND id <= %s" if cap is not None else ""
-            # Visible rows a free pusher has not claimed yet count too (a drain cap was lifted).
-            parts.append(f"(SELECT min(lock) FROM {ormq} WHERE key = ANY(%s){capped})")
-            params.append(keys)
-            if cap is not None:
-                params.append(cap)
-        if not parts:
-            return {}, None
-        with connection.cursor() as cur:
-            cur.execute("SELECT " + ", ".join(parts), params)
-            row = cur.fetchone()
-        schedules = dict(zip(ids, row[: len(ids)], strict=True))
-        return schedules, (row[-1] if want_rows else None)
-
-    def _next_time(
-        self, schedules: bool, cap: int | None
-    ) -> tuple[datetime | None, dict[int, datetime]]:
-        """The next instant something can happen, and the scheduler passes due by then."""
-        now = self.now()
-        candidates: list[datetime] = []
-        if self._completions:
-            candidates.append(self._completions[0][0])
-        if self._arrivals:
-            candidates.append(self._arrivals[0][0])
-        candidates.extend(c.transitions[0][0] for c in self.clusters if c.transitions)
-        earliest, lock = self._probe(cap)
-        passes: dict[int, datetime] = {}
-        if schedules:
-            for i, due in earliest.items():
-                if due is not None:
-                    c = self.clusters[i]
-                    # A pass at t fires rows with next_run < t (strict): it must come after due.
-                    passes[i] = c.grid_after(max(now, due + EPS), c.last_pass)
-            candidates.extend(passes.values())
-        if lock is not None:
-            candidates.append(lock + EPS)
-        elif self.broker_kind == "redis" and any(
-            c.up and not c.hold and c.broker.queue_size() for c in self.clusters
-        ):
-            candidates.append(now + EPS)
-        if not candidates:
-            return None, passes
-        return max(min(candidates), now), passes
-
     def _step(self, limit: datetime, schedules: bool = True, cap: int | None = None) -> bool:
         if self.stopped is not None:
             return False  # a call never returned: the run ends at that instant
-        t, passes = self._next_time(schedules, cap)
+        t, passes = next_time(self, schedules, cap)
         if t is None or t > limit:
             return False
         self.clock.move_to(t)
@@ -604,9 +475,3 @@ class Simulation:
         )
         self.stopped = self.findings[-1]
         self.timeline.add(self.now(), "run.stopped", reason="watchdog", stopped=what)
-
-
-def func_repr(func: Any) -> str:
-    from django_q.utils import get_func_repr
-
-    return get_func_repr(func)

@@ -1,0 +1,83 @@
+"""When something can next happen: the driver's look-ahead, one database round trip a step.
+
+The next instant is the earliest of: a running attempt's end, an arrival, a cluster going down
+or up, the first scheduler pass (on its cluster's 30 s grid) after the earliest due schedule,
+and the instant the next broker row becomes visible (``lock + 1 µs``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from harness.sim.cluster import EPS, owned_schedules
+
+if TYPE_CHECKING:
+    from harness.sim.simulation import Simulation
+
+
+def probe(sim: Simulation, cap: int | None) -> tuple[dict[int, datetime | None], datetime | None]:
+    """One round trip: each cluster's earliest due schedule and the next OrmQ visibility.
+
+    Raw SQL on purpose: this runs once per step, and the ORM's query compilation cost
+    more than the query itsim.
+    """
+    from django.db import connection
+    from django_q.models import OrmQ, Schedule
+
+    q = connection.ops.quote_name
+    sched, ormq = q(Schedule._meta.db_table), q(OrmQ._meta.db_table)
+    parts: list[str] = []
+    params: list[Any] = []
+    ids: list[int] = []
+    for i, c in enumerate(sim.clusters):
+        if not (c.up and c.spec.scheduler):
+            continue
+        mine, mine_params = owned_schedules(c.name)
+        parts.append(f"(SELECT min(next_run) FROM {sched} WHERE repeats <> 0 AND {mine})")
+        params.extend(mine_params)
+        ids.append(i)
+    keys = sorted({c.broker.list_key for c in sim.clusters if c.up and not c.hold})
+    want_rows = sim.broker_kind == "orm" and bool(keys)
+    if want_rows:
+        capped = " AND id <= %s" if cap is not None else ""
+        # Visible rows a free pusher has not claimed yet count too (a drain cap was lifted).
+        parts.append(f"(SELECT min(lock) FROM {ormq} WHERE key = ANY(%s){capped})")
+        params.append(keys)
+        if cap is not None:
+            params.append(cap)
+    if not parts:
+        return {}, None
+    with connection.cursor() as cur:
+        cur.execute("SELECT " + ", ".join(parts), params)
+        row = cur.fetchone()
+    schedules = dict(zip(ids, row[: len(ids)], strict=True))
+    return schedules, (row[-1] if want_rows else None)
+
+
+def next_time(
+    sim: Simulation, schedules: bool, cap: int | None
+) -> tuple[datetime | None, dict[int, datetime]]:
+    """The next instant something can happen, and the scheduler passes due by then."""
+    now = sim.now()
+    candidates: list[datetime] = []
+    candidates.extend(t for t in (sim.next_completion(), sim.next_arrival()) if t is not None)
+    candidates.extend(c.transitions[0][0] for c in sim.clusters if c.transitions)
+    earliest, lock = probe(sim, cap)
+    passes: dict[int, datetime] = {}
+    if schedules:
+        for i, due in earliest.items():
+            if due is not None:
+                c = sim.clusters[i]
+                # A pass at t fires rows with next_run < t (strict): it must come after due.
+                passes[i] = c.grid_after(max(now, due + EPS), c.last_pass)
+        candidates.extend(passes.values())
+    if lock is not None:
+        candidates.append(lock + EPS)
+    elif sim.broker_kind == "redis" and any(
+        c.up and not c.hold and c.broker.queue_size() for c in sim.clusters
+    ):
+        candidates.append(now + EPS)
+    if not candidates:
+        return None, passes
+    return max(min(candidates), now), passes
