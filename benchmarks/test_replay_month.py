@@ -20,9 +20,9 @@ DAYS = 2
 
 @pytest.mark.benchmark(group="replay-month")
 def test_replay_month_in_production(benchmark, bench_opts, run_scenario) -> None:
-    from harness.scenario import load
+    from harness.scenario import read
 
-    scenario = load("month-in-production")
+    scenario = read("month-in-production")
     until = scenario.start + timedelta(days=DAYS)
     results: list[tuple[int, float]] = []
 

@@ -11,28 +11,28 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "ClusterSpec": "harness.sim.cluster",
     "DatabaseUnavailable": "harness.infra.database",
-    "RunResult": "harness.run.runner",
+    "Durations": "harness.sim.cluster",
+    "RunResult": "harness.run.result",
     "Scenario": "harness.scenario",
     "ScenarioError": "harness.scenario",
-    "Verdict": "harness.checkers",
-    "load_scenario": "harness.scenario",
-    "run_scenario": "harness.run.runner",
-    "Durations": "harness.sim.cluster",
     "Simulation": "harness.sim.simulation",
     "SimulationError": "harness.sim.simulation",
     "TaskFailed": "harness.sim.simulation",
     "Timeline": "harness.record.timeline",
+    "Verdict": "harness.checkers",
     "VirtualClock": "harness.sim.clock",
     "all_enqueued": "harness.record.assertions",
     "assert_enqueued": "harness.record.assertions",
     "database_settings": "harness.infra.database",
+    "read_scenario": "harness.scenario",
     "refute_enqueued": "harness.record.assertions",
+    "replay": "harness.run.runner",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-_ALIASES = {"load_scenario": "load", "run_scenario": "run"}
+_ALIASES = {"read_scenario": "read", "replay": "run"}
 
 
 def __getattr__(name: str):

@@ -2,8 +2,9 @@
 
 A checker module has ``NAME``, ``DOC`` (one line), ``options(reader) -> dict`` (validates its
 ``[expect.<name>]`` table; unknown keys are the scenario's error) and ``check(ctx) -> Verdict``.
-Checkers read the run through :class:`RunContext` (timeline, ledger, end-of-run database
-snapshots) and never change anything. Messages name business keys and virtual times.
+Checkers read the run through :class:`RunContext`: what the run recorded (timeline, ledger,
+one end-of-run snapshot), never the live database, so a saved run can be judged again. Messages
+name business keys and virtual times. A new checker is a module here, listed in ``_MODULES``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from harness.record.history import History
+from harness.record.run import RunRecord
 from harness.record.timeline import Timeline
 
 _MODULES = (
@@ -48,37 +50,98 @@ class Verdict:
         }
 
 
-@dataclass
 class RunContext:
-    """Everything a checker may look at, collected by the runner at the end of a run."""
+    """What a checker may look at: one recorded run (:class:`~harness.record.run.RunRecord`)
+    and the parsed ``[expect]`` options. Never the live database: a saved run is judged the
+    same way (``harness judge``)."""
 
-    scenario: Any  # harness.scenario.Scenario
-    timeline: Timeline
-    clusters: list[Any]  # harness.ClusterSpec
-    start: dt.datetime
-    end: dt.datetime
-    ledger: Any = None  # fakes.Ledger
-    broker: str = "orm"
-    schedules: list[dict[str, Any]] = field(default_factory=list)  # snapshot after setup
-    queued: dict[str, dict[str, Any]] = field(default_factory=dict)  # OrmQ rows at the end
-    task_rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # Task rows at the end
-    logs: list[str] = field(default_factory=list)
-    secrets: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    default_cluster: str | None = None  # django-q2's Conf.PREFIX
-    fault_rules: list[dict[str, Any]] = field(default_factory=list)  # the merged fault plan
+    def __init__(self, record: RunRecord, expect: dict[str, dict[str, Any]] | None = None) -> None:
+        self.record = record
+        self.expect = expect or {}
 
+    # -- the run -----------------------------------------------------------------------------
     @property
-    def zone(self) -> zoneinfo.ZoneInfo:
-        return self.scenario.zone
+    def timeline(self) -> Timeline:
+        return self.record.timeline
 
     @functools.cached_property
     def history(self) -> History:
         """The per-task history every checker reads (built once)."""
-        return History(self.timeline)
+        return History(self.record.timeline)
+
+    @property
+    def clusters(self) -> list[Any]:
+        return self.record.clusters
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.record.scenario.start
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.record.end
+
+    @property
+    def ledger(self) -> LedgerView | None:
+        return None if self.record.ledger is None else LedgerView(self.record.ledger)
+
+    @property
+    def broker(self) -> str:
+        return self.record.broker
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return self.record.findings
+
+    @property
+    def default_cluster(self) -> str | None:
+        return self.record.default_cluster
+
+    @property
+    def fault_rules(self) -> list[dict[str, Any]]:
+        return self.record.fault_rules
+
+    # -- the end-of-run snapshot ---------------------------------------------------------------
+    @property
+    def schedules(self) -> list[dict[str, Any]]:
+        return self.record.snapshot.schedules
+
+    @property
+    def queued(self) -> dict[str, dict[str, Any]]:
+        return self.record.snapshot.queued
+
+    @property
+    def task_rows(self) -> dict[str, dict[str, Any]]:
+        return self.record.snapshot.task_rows
+
+    @property
+    def logs(self) -> list[str]:
+        return self.record.snapshot.logs
+
+    @property
+    def secrets(self) -> list[str]:
+        """Labels of the secrets the run looked for (their values are never recorded)."""
+        return self.record.snapshot.secrets
+
+    @property
+    def audit(self) -> dict[str, Any] | None:
+        return self.record.snapshot.audit
+
+    @property
+    def signatures(self) -> dict[str, Any]:
+        return self.record.snapshot.signatures
+
+    # -- reading helpers ---------------------------------------------------------------------
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return self.record.scenario.zone
+
+    @property
+    def time_zone(self) -> str:
+        return self.record.scenario.time_zone
 
     def options(self, name: str) -> dict[str, Any]:
-        return dict(self.scenario.expect.get(name, {}))
+        return dict(self.expect.get(name, {}))
 
     def when(self, value: dt.datetime | str | None) -> str:
         """A virtual time as the scenario's local wall-clock time (with its zone abbreviation)."""
@@ -94,6 +157,16 @@ class RunContext:
             if spec.name == (queue or self.default_cluster):
                 return spec
         return None
+
+
+class LedgerView:
+    """The recorded ledger with the fakes' ``Ledger.entries()`` interface."""
+
+    def __init__(self, entries: list[Any]) -> None:
+        self._entries = entries
+
+    def entries(self) -> list[Any]:
+        return list(self._entries)
 
 
 def call_repr(func: str | None, args: Any, kwargs: Any) -> str:

@@ -1,13 +1,14 @@
 """Audit completeness: every execution that changed the outside world or failed left an audit row.
 
 Configured by ``[expect.audit] model = "app_label.Model"`` (or the setting
-``HARNESS_AUDIT_MODEL``), with ``time_field`` (default ``created_at``), ``require`` (which
-executions must be audited: ``"effects"`` — it caused an external effect in the fakes' ledger,
-``"failures"`` — it failed, ``"all"``; default ``["effects"]``: auditing failures is a
-convention of some platforms, such as the reference one, not a rule) and optionally ``funcs``
-or ``exclude``. A project without an audit model is not judged: the verdict says so. Under the
-virtual clock a task's code runs at its start instant, so its audit rows carry exactly that
-time: executions and rows are matched per instant.
+``HARNESS_AUDIT_MODEL``; the runner snapshots its rows at the end of the run), with
+``time_field`` (default ``created_at``), ``require`` (which executions must be audited:
+``"effects"`` — it caused an external effect in the fakes' ledger, ``"failures"`` — it failed,
+``"all"``; default ``["effects"]``: auditing failures is a convention of some platforms, such
+as the reference one, not a rule) and optionally ``funcs`` or ``exclude``. A project without an
+audit model is not judged: the verdict says so. Under the virtual clock a task's code runs at
+its start instant, so its audit rows carry exactly that time: executions and rows are matched
+per instant.
 """
 
 from __future__ import annotations
@@ -39,39 +40,22 @@ def options(r: Any) -> dict[str, Any]:
     }
 
 
-def _model(ctx: RunContext) -> Any:
-    from django.apps import apps
-    from django.conf import settings
-
-    label = ctx.options(NAME).get("model") or getattr(settings, "HARNESS_AUDIT_MODEL", None)
-    if not label:
-        return None
-    return apps.get_model(label)
-
-
-def audit_rows(ctx: RunContext) -> list[dict[str, Any]]:
-    """The audit rows written during the run (for this checker and the secrets checker)."""
-    if "_audit_rows" in ctx.__dict__:
-        return ctx.__dict__["_audit_rows"]
-    model = _model(ctx)
-    rows: list[dict[str, Any]] = []
-    if model is not None:
-        field = ctx.options(NAME).get("time_field", "created_at")
-        for obj in model.objects.filter(**{f"{field}__gte": ctx.start}).order_by(field, "pk"):
-            values = {f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields}
-            rows.append({"at": values[field], "text": repr(values)})
-    ctx.__dict__["_audit_rows"] = rows
-    return rows
-
-
 def check(ctx: RunContext) -> Verdict:
-    model = _model(ctx)
-    if model is None:
+    audit = ctx.audit
+    wanted = ctx.options(NAME).get("model")
+    if audit is None:
+        if wanted:
+            return Verdict(NAME, False, f"rows of {wanted} were not recorded in this run")
         return Verdict(NAME, True, "no audit model configured: nothing to check")
+    if wanted and wanted.lower() != audit["model"].lower():
+        return Verdict(
+            NAME, False, f"rows of {wanted} were not recorded in this run (only {audit['model']})"
+        )
+    label = audit["model"]
     opts = ctx.options(NAME)
     funcs, exclude = opts.get("funcs"), set(opts.get("exclude") or [])
     require = set(opts.get("require") or DEFAULT_REQUIRE)
-    rows_at = Counter(row["at"] for row in audit_rows(ctx))
+    rows_at = Counter(row["at"] for row in audit["rows"])
     effects = {
         (entry.task_id, entry.attempt)
         for entry in (ctx.ledger.entries() if ctx.ledger is not None else [])
@@ -104,13 +88,11 @@ def check(ctx: RunContext) -> Verdict:
             what = call_repr(e.data["func"], src.data.get("args"), src.data.get("kwargs"))
             evidence.append(
                 f"{what} (task {e.data['task'][:8]} attempt {e.data['attempt']}) ran at "
-                f"{ctx.when(at)} and left {rows_at.get(at, 0)} {model._meta.label} rows"
+                f"{ctx.when(at)} and left {rows_at.get(at, 0)} {label} rows"
             )
     total = sum(len(v) for v in runs.values())
     if not evidence:
-        return Verdict(
-            NAME, True, f"{total} audited executions, each left a {model._meta.label} row"
-        )
+        return Verdict(NAME, True, f"{total} audited executions, each left a {label} row")
     return Verdict(
         NAME, False, f"{len(evidence)} unaudited executions; first: {evidence[0]}", limit(evidence)
     )

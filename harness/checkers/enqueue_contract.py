@@ -2,7 +2,9 @@
 
 ``async_task`` forwards unknown keyword arguments to the task (PRAHO's ``schedule=`` and
 ``retry=`` bugs), and a wrong dotted path only fails in the worker. Both are visible at enqueue
-time: ``import_string(func)`` and ``inspect.signature(func).bind(*args, **kwargs)``.
+time: ``import_string(func)`` and ``inspect.signature(func).bind(*args, **kwargs)`` — done by
+the runner at the end of the run (the snapshot's signatures), so the check itself reads only
+what was recorded.
 
 Schedules are checked the same way as setup left them (the snapshot), not at their first fire,
 which may lie beyond the window: their ``args``/``kwargs`` are parsed as django-q2's scheduler
@@ -24,17 +26,26 @@ def options(r: Any) -> dict[str, Any]:
     return {}
 
 
-def _problem(func: str, args: list[Any], kwargs: dict[str, Any], cache: dict) -> str | None:
-    from django.utils.module_loading import import_string
+def signature(recorded: Any) -> inspect.Signature | str | None:
+    """A recorded signature (``harness.run.snapshot.signature_of``) back as an
+    ``inspect.Signature``; a string is why the path does not resolve; None: unknown."""
+    if recorded is None or isinstance(recorded, str):
+        return recorded
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                name,
+                getattr(inspect.Parameter, kind),
+                default=None if has_default else inspect.Parameter.empty,
+            )
+            for name, kind, has_default in recorded
+        ]
+    )
 
+
+def _problem(func: str, args: list[Any], kwargs: dict[str, Any], cache: dict) -> str | None:
     if func not in cache:
-        try:
-            target = import_string(func)
-            cache[func] = inspect.signature(target)
-        except ImportError as exc:
-            cache[func] = f"path does not resolve ({exc})"
-        except (TypeError, ValueError):
-            cache[func] = None  # a builtin without a signature: cannot check
+        cache[func] = signature(cache["__recorded__"].get(func))
     sig = cache[func]
     if sig is None or isinstance(sig, str):
         return sig
@@ -94,10 +105,10 @@ def _schedules(ctx: RunContext, cache: dict[str, Any]) -> list[str]:
 
 
 def check(ctx: RunContext) -> Verdict:
-    cache: dict[str, Any] = {}
+    cache: dict[str, Any] = {"__recorded__": ctx.signatures}
     evidence = _schedules(ctx, cache)
     count = 0
-    for e in ctx.timeline.of("task.enqueued"):
+    for e in (t.enqueued for t in ctx.history.tasks.values() if t.enqueued is not None):
         func = e.data.get("func") or ""
         if "." not in func or func.startswith("<"):
             continue  # an enqueued callable: nothing to resolve

@@ -224,7 +224,7 @@ def _check_cron(
             else:
                 problems.append(
                     f"{name}: fired at {ctx.when(f)}, which is not one of its times "
-                    f"(cron {row['cron']!r} in {ctx.scenario.time_zone})"
+                    f"(cron {row['cron']!r} in {ctx.time_zone})"
                 )
     for slot, times in sorted(attributed.items()):
         if len(times) > 1 and not set(times) <= in_storm:
@@ -348,7 +348,7 @@ def check(ctx: RunContext) -> Verdict:
             if row["next_run"] != pinned:
                 evidence.append(
                     f"{name}: first run set for {ctx.when(row['next_run'])}, "
-                    f"not at {pins[name]} {ctx.scenario.time_zone} (anchored when setup ran?)"
+                    f"not at {pins[name]} {ctx.time_zone} (anchored when setup ran?)"
                 )
         total += len(slots)
         by_slot: dict[str, list[dt.datetime]] = {}

@@ -4,7 +4,9 @@ The secrets are the settings the scenario names (``[expect.secrets] settings = [
 literal ``values``, and the credentials given to the fakes; besides exact values, ``patterns``
 (regular expressions, default: Stripe secret and webhook keys) catch secrets nobody listed.
 Scanned: every Task row's result, args and kwargs, every captured log line (all levels), the
-timeline, and the audit rows when an audit model is configured. Evidence never prints a secret.
+timeline, and the audit rows when an audit model is configured. The runner replaces every
+configured secret by its marker ``«secret:<label>»`` when it records these texts, so the run
+record never holds a secret and this checker looks for markers; evidence never prints a secret.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from harness.checkers import RunContext, Verdict, limit
 
 NAME = "secrets"
 DOC = "no configured secret (or secret-shaped string) in task results, logs or audit rows"
+_MARKER = re.compile(r"«secret:([^»]+)»")  # where the runner found a configured secret
 DEFAULT_PATTERNS = (r"\bsk_(?:live|test)_[A-Za-z0-9_]{6,}", r"\bwhsec_[A-Za-z0-9_]{6,}")
 
 
@@ -37,10 +40,8 @@ def _sources(ctx: RunContext) -> list[tuple[str, str]]:
         out.append((f"task {tid[:8]} ({row.get('func')}) stored result/args", row.get("text", "")))
     for i, line in enumerate(ctx.logs):
         out.append((f"log line {i + 1}", line))
-    out.append(("the timeline", ctx.timeline.dumps()))
-    from harness.checkers.audit import audit_rows
-
-    for row in audit_rows(ctx):
+    out.append(("the timeline", ctx.record.timeline_text()))
+    for row in (ctx.audit or {}).get("rows", []):
         out.append((f"audit row at {ctx.when(row['at'])}", row["text"]))
     return out
 
@@ -52,8 +53,8 @@ def check(ctx: RunContext) -> Verdict:
     for where, text in _sources(ctx):
         if not text:
             continue
-        for label, value in ctx.secrets:
-            if value and value in text and (label, where) not in seen:
+        for label in _MARKER.findall(text):
+            if (label, where) not in seen:
                 seen.add((label, where))
                 evidence.append(f"{label} found in {where}")
         for pattern in patterns:

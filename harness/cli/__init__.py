@@ -73,7 +73,14 @@ def _load_subcommands() -> None:
         _register(module.register)
 
 
-_SUBCOMMAND_MODULES: list[str] = ["harness.cli.fakes", "harness.cli.replay", "harness.cli.explore"]
+_SUBCOMMAND_MODULES: list[str] = [
+    "harness.cli.replay",
+    "harness.cli.judge",
+    "harness.cli.scenarios",
+    "harness.cli.explore",
+    "harness.cli.fakes",
+]
+"""A new command is a module with ``register(sub)`` listed here."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

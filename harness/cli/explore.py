@@ -40,12 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_explore(args: argparse.Namespace) -> int:
     from harness.run.runner import run
-    from harness.scenario import load
+    from harness.scenario import read
     from harness.search.explore import FaultSpace, explore, rollback_runner, with_faults
 
     if args.budget < 1:
         raise HarnessError(f"--budget: must be at least 1, got {args.budget}")
-    scenario = load(args.scenario)
+    scenario = read(args.scenario)
     space = FaultSpace.of(scenario, args.operation, args.max_rules)
     out = Path(args.out or Path("explore") / f"{scenario.name}-minimal.toml")
     if out.exists() and out.is_dir():

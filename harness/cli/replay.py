@@ -1,4 +1,4 @@
-"""``harness replay | gate | scenarios``: run scenarios from the terminal and gate CI on them.
+"""``harness replay | gate``: run scenarios from the terminal and gate CI on them.
 
 * ``harness replay SCENARIO [--seed N] [--until T] [--json OUT] [--report DIR] [--settings MOD]``
   replays one scenario (a shipped name or a path to a TOML file) with a progress bar in
@@ -8,19 +8,15 @@
   up to its ``gate_until`` and compares the timeline with its golden file, printing the first
   divergence with context; ``--update`` rewrites the goldens deliberately. Exit 1 when a
   timeline diverges or a check fails.
-* ``harness scenarios`` lists the shipped scenarios.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.cli.output import Progress, writable, write_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,112 +47,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("--database", choices=("project", "harness"), default=None)
     gate.set_defaults(handler=cmd_gate)
 
-    ls = sub.add_parser("scenarios", help="list the shipped scenarios")
-    ls.set_defaults(handler=cmd_scenarios)
-
 
 # -- helpers ---------------------------------------------------------------------------------------
-def parse_until(text: str | None, scenario: Any) -> dt.datetime | None:
-    """``--until``: an aware or local ISO time, or an offset from the scenario start."""
-    from harness.scenario import parse_duration
-
-    if text is None:
-        return None
-    offset = parse_duration(text)
-    if offset is not None and not text.strip().replace(".", "").isdigit():
-        return scenario.start + offset
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise HarnessError(
-            f"--until {text!r} is neither an ISO time nor an offset like '2d' or '6h'"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=scenario.zone)
-    if when <= scenario.start:
-        raise HarnessError(f"--until {text} is not after the scenario start {scenario.start}")
-    return when
-
-
-def _writable(path: str | None, what: str) -> None:
-    """Refuse an output path up front, so a bad one fails before the run, with nothing written."""
-    if path is None:
-        return
-    target = Path(path)
-    parent = target if what == "--report" else target.parent
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise HarnessError(f"{what} {path}: {probe} is not a directory")
-    if what != "--report" and target.is_dir():
-        raise HarnessError(f"{what} {path} is a directory")
-
-
 def golden_for(ref: str, scenario: Any) -> Path:
     from harness.scenario import golden_path, locate
 
     return golden_path(locate(ref))
 
 
-class _Progress:
-    """A rich progress bar in simulated time (on stderr)."""
-
-    def __init__(self, enabled: bool) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.console = Console(stderr=True)
-        self.enabled = enabled and self.console.is_terminal
-        self.plain = enabled and not self.console.is_terminal
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[now]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self.task: Any = None
-        self.last_day: str | None = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.bar.__exit__(*exc)
-
-    def __call__(self, now: dt.datetime, start: dt.datetime, end: dt.datetime, zone: Any) -> None:
-        label = now.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        if self.enabled:
-            total = (end - start).total_seconds()
-            if self.task is None:
-                self.task = self.bar.add_task("simulating", total=total, now=label)
-            self.bar.update(self.task, completed=(now - start).total_seconds(), now=label)
-        elif self.plain:
-            day = label[:10]
-            if day != self.last_day:  # one line per simulated day when not on a terminal
-                self.last_day = day
-                done = 100 * (now - start) / (end - start)
-                sys.stderr.write(f"simulating {label} ({done:.0f}%)\n")
-                sys.stderr.flush()
-
-
 # -- commands --------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace) -> int:
-    from harness.report import print_summary, write_html
     from harness.run import runner
-    from harness.scenario import load
+    from harness.scenario import parse_until, read
 
-    scenario = load(args.scenario)
-    until = parse_until(args.until, scenario)
-    _writable(args.json_out, "--json")
-    _writable(args.timeline, "--timeline")
-    _writable(args.report, "--report")
-    with _Progress(not args.no_progress) as progress:
+    scenario = read(args.scenario)
+    until = parse_until(args.until, scenario, where="--until")
+    writable(args.json_out, "--json")
+    writable(args.timeline, "--timeline")
+    writable(args.report, "--report")
+    with Progress(not args.no_progress) as progress:
         result = runner.run(
             scenario,
             seed=args.seed,
@@ -166,17 +75,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             ref=args.scenario,
             progress=lambda now, a, b: progress(now, a, b, scenario.zone),
         )
-    print_summary(result)
-    if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(
-            json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-    if args.timeline:
-        result.timeline.write(args.timeline)
-    if args.report:
-        path = write_html(result, args.report)
-        print(f"report: {path.resolve()}")
+    write_outputs(result, args.json_out, args.timeline, args.report)
     return 0 if result.ok else 1
 
 
@@ -185,11 +84,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     from harness.record.timeline import first_divergence
     from harness.run import runner
-    from harness.scenario import load, shipped
+    from harness.scenario import read, shipped
 
     console = Console()
     refs = args.scenarios or list(shipped())
-    scenarios = [(ref, load(ref)) for ref in refs]  # every file is validated before any run
+    scenarios = [(ref, read(ref)) for ref in refs]  # every file is validated before any run
     failures = 0
     for ref, scenario in scenarios:
         until = scenario.start + scenario.gate_until if scenario.gate_until else None
@@ -228,20 +127,3 @@ def cmd_gate(args: argparse.Namespace) -> int:
         console.print(f"  - {div.expected or '<end of golden>'}", style="red", markup=False)
         console.print(f"  + {div.actual or '<end of run>'}", style="green", markup=False)
     return 1 if failures else 0
-
-
-def cmd_scenarios(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from harness.scenario import load, shipped
-
-    table = Table(show_edge=False)
-    for col in ("scenario", "duration", "seed", "description"):
-        table.add_column(col)
-    for name in shipped():
-        sc = load(name)
-        first = " ".join(sc.description.split())
-        table.add_row(name, str(sc.duration), str(sc.seed), first[:90])
-    Console().print(table)
-    return 0

@@ -11,8 +11,16 @@ from harness.fakes.registrar import FakeRegistrar
 from harness.fakes.transport import ServedApp, mount_responses, serve
 from harness.fakes.virtualmin import FakeVirtualmin
 
+FAKES: dict[str, type] = {
+    "virtualmin": FakeVirtualmin,
+    "payments": FakePayments,
+    "registrar": FakeRegistrar,
+}
+"""Fake kind (a scenario's ``[fakes.<kind>]``) → class. A new fake is added here."""
+
 __all__ = [
     "ATTEMPT_HEADER",
+    "FAKES",
     "TASK_HEADER",
     "FakePayments",
     "FakeRegistrar",

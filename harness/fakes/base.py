@@ -23,11 +23,11 @@ from harness.fakes.faults import Fault, FaultInjector
 from harness.fakes.ledger import ATTEMPT_HEADER, TASK_HEADER, Ledger
 
 #: environ key the app sets when the transport must drop the response (value: a Fault).
-ENV_FAULT = "harness.fakes.fault"
+ENV_FAULT = "fakes.fault"
 #: environ key with the virtual latency (ms) of this request, for transports that sleep.
-ENV_LATENCY_MS = "harness.fakes.latency_ms"
+ENV_LATENCY_MS = "fakes.latency_ms"
 #: environ key a transport may set with ``(task_id, attempt)`` when headers are absent.
-ENV_ATTRIBUTION = "harness.fakes.attribution"
+ENV_ATTRIBUTION = "fakes.attribution"
 
 Attribution = Callable[[], tuple[str | None, int | None]]
 

@@ -53,6 +53,11 @@ class LedgerEntry:
             out[f.name] = value
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
+        """The entry :meth:`to_dict` wrote (a saved run's ledger)."""
+        return cls(**{**data, "at": datetime.fromisoformat(data["at"])})
+
 
 def _sorted(value: Any) -> Any:
     """Recursively sort dict keys so encodings are byte-identical across runs."""

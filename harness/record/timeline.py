@@ -111,6 +111,19 @@ class Timeline:
     def dumps(self) -> str:
         return "".join(line + "\n" for line in self.lines())
 
+    @classmethod
+    def loads(cls, lines: Iterable[str]) -> Timeline:
+        """A timeline read back from its JSON Lines: values as JSON has them (times in fields
+        stay strings); dumping it again gives the same lines."""
+        timeline = cls()
+        for line in lines:
+            if not line.strip():
+                continue
+            body = json.loads(line)
+            at = dt.datetime.fromisoformat(body.pop("t").replace("Z", "+00:00"))
+            timeline.events.append(Event(at, body.pop("kind"), body))
+        return timeline
+
     def write(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from harness.scenario import LoadSpec, Scenario
+from harness.scenario.model import LoadSpec, Scenario
 
 
 @dataclass(frozen=True)

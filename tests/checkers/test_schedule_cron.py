@@ -1,4 +1,4 @@
-"""schedule-adherence on CRON rows, from recorded timelines alone (no database, no driver).
+"""schedule-adherence on CRON rows, from recorded runs alone (no database, no driver).
 
 Each case is a timeline that a cluster could produce; the checker must name exactly the fault.
 """
@@ -10,8 +10,8 @@ import zoneinfo
 
 from harness.checkers import RunContext
 from harness.checkers.schedule_adherence import check
+from harness.record.run import RunRecord, ScenarioFacts, Snapshot
 from harness.record.timeline import Timeline
-from harness.scenario import Scenario
 from harness.sim.cluster import ClusterSpec
 
 UTC = dt.UTC
@@ -35,16 +35,17 @@ def judge(cron: str, fires: list[dt.datetime], **cluster) -> tuple[bool, list[st
         "repeats": -1,
         "cluster": None,
     }
-    scenario = Scenario(name="t", start=START, duration=END - START, time_zone=str(ZONE))
-    ctx = RunContext(
-        scenario=scenario,
+    facts = ScenarioFacts("t", "<test>", str(ZONE), START, END - START, seed=0)
+    record = RunRecord(
+        scenario=facts,
+        seed=0,
+        end=END,
         timeline=timeline,
         clusters=[ClusterSpec(name="default", **cluster)],
-        start=START,
-        end=END,
-        schedules=[row],
         default_cluster="default",
+        snapshot=Snapshot(schedules=[row]),
     )
+    ctx = RunContext(record)
     verdict = check(ctx)
     return verdict.ok, verdict.evidence
 

@@ -14,7 +14,7 @@ import pytest
 
 from harness.cli import main
 from harness.run.runner import run
-from harness.scenario import load
+from harness.scenario import read
 from harness.search.explore import (
     FaultSpace,
     explore,
@@ -45,7 +45,7 @@ def fixed(monkeypatch):
 
 
 def test_a_lost_renewal_answer_duplicates_the_buggy_renewal_only():
-    scenario = load(SCENARIO)
+    scenario = read(SCENARIO)
     assert run(scenario).ok
     buggy = run(with_faults(scenario, LOST_RENEWAL))
     assert [v.name for v in buggy.failed] == ["duplicate-effects"]
@@ -53,13 +53,13 @@ def test_a_lost_renewal_answer_duplicates_the_buggy_renewal_only():
 
 
 def test_the_fixed_twin_reconciles_after_a_lost_answer(fixed):
-    result = run(with_faults(load(SCENARIO), LOST_RENEWAL))
+    result = run(with_faults(read(SCENARIO), LOST_RENEWAL))
     assert result.ok, result.explain()
     assert [e.fault for e in result.ledger.entries() if e.fault] == ["lost_response"]
 
 
 def test_explore_shrinks_the_buggy_failure_to_at_most_three_fault_events():
-    scenario = load(SCENARIO)
+    scenario = read(SCENARIO)
     with rollback_runner(scenario) as runner:
         outcome = explore(scenario, budget=60, seed_value=0, runner=runner)
     assert outcome.found
@@ -70,14 +70,14 @@ def test_explore_shrinks_the_buggy_failure_to_at_most_three_fault_events():
 
 
 def test_explore_finds_nothing_in_the_fixed_twin(fixed):
-    scenario = load(SCENARIO)
+    scenario = read(SCENARIO)
     with rollback_runner(scenario) as runner:
         outcome = explore(scenario, budget=15, seed_value=0, runner=runner)
     assert not outcome.found and outcome.examples == 15
 
 
 def test_the_rollback_runner_judges_like_the_fresh_database_runner():
-    scenario = with_faults(load(SCENARIO), LOST_RENEWAL)
+    scenario = with_faults(read(SCENARIO), LOST_RENEWAL)
     with rollback_runner(scenario) as runner:
         quick = [runner(scenario) for _ in range(2)]
     fresh = run(scenario)
@@ -140,7 +140,7 @@ def test_a_bad_scenario_is_exit_2(tmp_path, capsys):
 
 
 def test_fault_space_follows_the_mounted_fakes():
-    space = FaultSpace.of(load(SCENARIO), ["domain.renew"])
+    space = FaultSpace.of(read(SCENARIO), ["domain.renew"])
     assert space.fakes == ("registrar",)
     assert space.operations == {"registrar": ("domain.renew",)}
 

@@ -18,10 +18,10 @@ HERE = Path(__file__).parent
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, django_db_blocker):
     from harness.run import runner
-    from harness.scenario import load
+    from harness.scenario import read
 
     with django_db_blocker.unblock():
-        result = runner.run(load(str(HERE / "tiny.toml")))
+        result = runner.run(read(str(HERE / "tiny.toml")))
     return write_html(result, tmp_path_factory.mktemp("report")), result
 
 

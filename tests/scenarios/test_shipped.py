@@ -6,12 +6,14 @@ durations run from ``harness replay`` and ``make demo``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from harness.cli import main as cli_main
 from harness.record.timeline import first_divergence
-from harness.scenario import golden_path, load, locate, shipped
+from harness.scenario import golden_path, locate, read, shipped
 
 pytestmark = pytest.mark.dbpath
 NAMES = list(shipped())
@@ -30,14 +32,23 @@ def test_the_seven_scenarios_are_shipped():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_shipped_scenario_holds_and_matches_its_golden(name, run_scenario):
-    scenario = load(name)
+def test_shipped_scenario_holds_matches_its_golden_and_judges_the_same(
+    name, run_scenario, tmp_path
+):
+    scenario = read(name)
     until = scenario.start + scenario.gate_until if scenario.gate_until else None
     result = run_scenario(scenario, until=until)
     assert result.ok, result.explain()
     expected = golden_path(locate(name)).read_text(encoding="utf-8").splitlines()
     div = first_divergence(expected, result.timeline.dumps().splitlines())
     assert div is None, f"line {div.line}:\n- {div.expected}\n+ {div.actual}"
+    # The saved run, re-judged with no database, gives the same verdicts (checkers are pure).
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(result.to_dict()), encoding="utf-8")
+    assert cli_main(["judge", str(saved), "--json", str(tmp_path / "judged.json")]) == 0
+    judged = json.loads((tmp_path / "judged.json").read_text())
+    assert judged["verdicts"] == [v.to_dict() for v in result.verdicts]
+    assert judged["stats"] == result.stats
 
 
 def test_spring_forward_exposes_a_0330_daily_drift_and_the_platform_holds(run_scenario):

@@ -1,0 +1,58 @@
+"""``harness scenarios [--json]``: the project's named scenarios, never cut.
+
+On a terminal a table that wraps long descriptions at word boundaries (names are never cut or
+wrapped); piped, plain tab-separated lines; ``--json``, one object per scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ls = sub.add_parser("scenarios", help="list the project's scenarios (./scenarios/*.toml)")
+    ls.add_argument("--json", action="store_true", help="one JSON object per scenario")
+    ls.set_defaults(handler=cmd_scenarios)
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from harness.scenario import read, scenario_dirs, shipped
+
+    rows = []
+    for name, path in shipped().items():
+        sc = read(name)
+        rows.append(
+            {
+                "name": name,
+                "path": str(path),
+                "duration": str(sc.duration),
+                "seed": sc.seed,
+                "description": " ".join(sc.description.split()),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        where = ", ".join(str(d) for d in scenario_dirs())
+        print(f"no scenarios in {where}", file=sys.stderr)
+        return 0
+    if not sys.stdout.isatty():
+        for row in rows:
+            print(f"{row['name']}\t{row['duration']}\t{row['seed']}\t{row['description']}")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    widest = max(len(row["name"]) for row in rows)
+    table.add_column("scenario", no_wrap=True, min_width=widest)  # a name is never cut
+    table.add_column("duration", no_wrap=True)
+    table.add_column("seed", no_wrap=True)
+    table.add_column("description", ratio=1)  # wraps at word boundaries
+    for row in rows:
+        table.add_row(row["name"], row["duration"], str(row["seed"]), row["description"])
+    Console().print(table)
+    return 0

@@ -1,0 +1,64 @@
+"""The plugin's fixtures: ``qsim``, ``virtual_clock``, ``run_scenario`` and ``scenario``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.pytest.markers import qsim_kwargs, scenario_args
+
+
+def _ensure_db(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("django_db") is None:
+        request.getfixturevalue("db")
+
+
+@pytest.fixture
+def qsim(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A deterministic in-process Django-Q2 cluster under a virtual clock, on the test's
+    database (inside pytest-django's test transaction, or ``django_db(transaction=True)``)."""
+    options = qsim_kwargs(request.node)
+    _ensure_db(request)
+    from harness.sim.simulation import Simulation
+
+    start = options.pop("start")
+    clusters = options.pop("clusters", None)
+    with Simulation(start, clusters, **options) as sim:
+        yield sim
+
+
+@pytest.fixture
+def virtual_clock(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A stopped clock behind ``timezone.now()`` and ``time.time()``; only the test moves it."""
+    from harness.sim.clock import VirtualClock
+
+    options = qsim_kwargs(request.node)
+    with VirtualClock(options["start"], options.get("engine") or "time-machine") as clock:
+        yield clock
+
+
+@pytest.fixture
+def run_scenario(request: pytest.FixtureRequest) -> Any:
+    """Replay scenarios on fresh databases: ``run_scenario("lost-response", seed=3)`` — a name,
+    a path to a TOML file, or a :class:`~harness.scenario.Scenario`; ``until`` is an offset
+    (``"2d"``), an ISO time (naive: the scenario's zone) or a datetime."""
+    blocker = request.getfixturevalue("django_db_blocker")
+
+    def run(ref: Any, seed: int | None = None, until: Any = None) -> Any:
+        from harness.run import runner
+        from harness.scenario import Scenario, parse_until, read
+
+        scenario = ref if isinstance(ref, Scenario) else read(ref)
+        with blocker.unblock():
+            return runner.run(scenario, seed=seed, until=parse_until(until, scenario))
+
+    return run
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest, run_scenario: Any) -> Any:
+    """The result of the scenario named by ``@pytest.mark.scenario(...)``."""
+    ref, options = scenario_args(request.node)
+    return run_scenario(ref, **options)

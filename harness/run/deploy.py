@@ -1,0 +1,96 @@
+"""The project deployed at the scenario's virtual start, and its load to come.
+
+In order, under the virtual clock at the start: broker rows a data migration left are taken
+over; ``post_migrate`` is sent (as ``migrate`` does at a deploy at that instant); the setup
+steps run (management commands, or callables — one with a ``fakes`` parameter gets the mounted
+fakes); then every load's arrivals are scheduled. Any failure is one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+from collections.abc import Callable
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.scenario import Scenario
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+
+
+def deploy(
+    sim: Any, scenario: Scenario, resolved: dict[str, Callable[..., Any]], fakes: dict[str, Any]
+) -> None:
+    """Migrate's leftovers, ``post_migrate``, and the setup steps, at the virtual start."""
+    from harness.sim.patches import emit_post_migrate
+
+    sim.adopt_queued(during="migrate")
+    try:
+        emit_post_migrate()
+    except Exception as exc:
+        raise HarnessError(
+            f"{scenario.source}: a post_migrate handler failed at the virtual start: "
+            f"{_one_line(exc)}"
+        ) from None
+    for i, step in enumerate(scenario.setup):
+        try:
+            _run_step(step, resolved, fakes)
+        except Exception as exc:
+            raise HarnessError(
+                f"{scenario.source}: setup[{i}] ({step.describe()}) failed: {_one_line(exc)}"
+            ) from None
+
+
+def _run_step(step: Any, resolved: dict[str, Callable[..., Any]], fakes: dict[str, Any]) -> None:
+    from django.core.management import call_command
+
+    if step.command:
+        out = io.StringIO()
+        call_command(step.command, *step.args, stdout=out, stderr=out)
+        return
+    fn = resolved[step.call]
+    kwargs = dict(step.kwargs)
+    if _wants_fakes(fn):
+        kwargs["fakes"] = {kind: fake for kind, (fake, _) in fakes.items()}
+    fn(*step.args, **kwargs)
+
+
+def _wants_fakes(fn: Callable[..., Any]) -> bool:
+    """A setup callable with a ``fakes`` parameter gets the mounted fakes (kind → instance)."""
+    try:
+        return "fakes" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def schedule_loads(
+    sim: Any, scenario: Scenario, resolved: dict[str, Callable[..., Any]], seed: int
+) -> None:
+    """Every load's arrivals, at their seeded virtual times (``sim.at``)."""
+    from harness.scenario.arrivals import arrivals, fields_for, render
+
+    for spec in scenario.loads:
+        fn = resolved[spec.call]
+        for arrival in arrivals(spec, scenario, seed):
+            fields = fields_for(spec, arrival, scenario, seed)
+            sim.at(
+                arrival.at,
+                _arrive(sim, spec.name, fn),
+                render(spec.args, fields),
+                render(spec.kwargs, fields),
+            )
+
+
+def _arrive(sim: Any, name: str, fn: Callable[..., Any]) -> Callable[[list, dict], None]:
+    """A load arrival; an exception in the load function becomes a finding, not a crash."""
+
+    def call(args: list[Any], kwargs: dict[str, Any]) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:
+            sim.add_finding("load error", load=name, error=f"{type(exc).__name__}: {exc}"[:300])
+
+    return call

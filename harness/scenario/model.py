@@ -1,0 +1,118 @@
+"""A scenario, as dataclasses: what to run, what to load, which fakes, what to expect.
+
+Built by :mod:`harness.scenario.parse` from TOML, or directly in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.fakes import FAKES
+
+FAKE_KINDS: tuple[str, ...] = tuple(FAKES)
+SHAPES: dict[str, tuple[float, ...]] = {
+    "flat": (1.0,) * 24,
+    # Orders arrive mostly in office hours, a few at night.
+    "business-hours": (
+        (0.2,) * 7 + (0.6, 1.0, 1.6, 1.8, 1.8, 1.4, 1.6, 1.8, 1.6, 1.4, 1.0, 0.8) + (0.5,) * 5
+    ),
+}
+
+
+class ScenarioError(HarnessError):
+    """A scenario is malformed: one line naming the file, the key path and the reason."""
+
+    def __init__(self, source: str, where: str, reason: str) -> None:
+        self.source, self.where, self.reason = source, where, reason
+        super().__init__(f"{source}: {where}: {reason}" if where else f"{source}: {reason}")
+
+
+# -- the model ------------------------------------------------------------------------------------
+@dataclass
+class SetupStep:
+    """A management command (``command`` + ``args``) or a dotted-path callable (``call``)."""
+
+    command: str | None = None
+    args: list[Any] = field(default_factory=list)
+    call: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        if self.command:
+            return " ".join([self.command, *map(str, self.args)])
+        return f"{self.call}()"
+
+
+@dataclass
+class LoadSpec:
+    """Arrivals of ``call(*args, **kwargs)`` at seeded times (strings in args are templates).
+
+    Exactly one of: ``per_day`` (with a daily ``shape``), ``every``, ``at`` or ``cron``;
+    ``count`` calls per arrival point (spread over ``spread``) for ``every``/``at``/``cron``.
+    """
+
+    name: str
+    call: str
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    per_day: int | None = None
+    shape: tuple[float, ...] = SHAPES["flat"]
+    every: dt.timedelta | None = None
+    at: list[dt.timedelta | dt.datetime] = field(default_factory=list)
+    cron: str | None = None
+    count: int = 1
+    spread: dt.timedelta = dt.timedelta()
+    begin: dt.timedelta = dt.timedelta()  # offset from the scenario start
+    end: dt.timedelta | None = None  # offset from the scenario start
+
+
+@dataclass
+class FakeSpec:
+    """A fake mounted in-process at ``url`` (``{settings.NAME}`` is replaced by the setting)."""
+
+    kind: str
+    url: str
+    options: dict[str, Any] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    webhook_path: str | None = None  # payments: deliver webhooks to this path (Django client)
+
+
+@dataclass
+class Scenario:
+    name: str
+    start: dt.datetime
+    duration: dt.timedelta
+    settings: str | None = None  # None: --settings, else DJANGO_SETTINGS_MODULE
+    description: str = ""
+    time_zone: str = "UTC"
+    seed: int = 0
+    setup: list[SetupStep] = field(default_factory=list)
+    cluster: dict[str, Any] = field(default_factory=dict)  # ClusterSpec overrides
+    downtime: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+    durations_default: float = 0.0
+    durations: dict[str, float | tuple[float, float]] = field(default_factory=dict)
+    loads: list[LoadSpec] = field(default_factory=list)
+    fakes: list[FakeSpec] = field(default_factory=list)
+    expect: dict[str, dict[str, Any]] = field(default_factory=dict)  # checker → options
+    expect_raw: dict[str, Any] | None = None  # the [expect] tables as written (None: expect)
+    checks: list[str] | None = None  # None: every checker
+    gate_until: dt.timedelta | None = None  # the golden covers start .. start + gate_until
+    source: str = "<scenario>"
+    project_root: Path | None = None  # put first on sys.path (None: the current directory)
+    paths: list[Path] = field(default_factory=list)  # more sys.path entries, after the root
+    database: str = "project"  # "project": its own DATABASES; "harness": the harness's server
+    watchdog: float = 10.0  # wall-clock seconds a task or scheduler pass may take
+    lock_helpers: list[str] = field(default_factory=list)  # [locks] helpers (harness.sim.locks)
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + self.duration
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)

@@ -1,0 +1,411 @@
+"""TOML document → :class:`~harness.scenario.model.Scenario`, validated (no Django needed).
+
+Shape, keys, types and ranges, durations, times and cron strings are checked here; dotted
+paths and management commands by :mod:`harness.scenario.resolve` once Django is set up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.durations import parse_duration
+from harness.scenario.model import (
+    FAKE_KINDS,
+    SHAPES,
+    FakeSpec,
+    LoadSpec,
+    Scenario,
+    ScenarioError,
+    SetupStep,
+)
+from harness.scenario.reader import (
+    _COMMAND,
+    _DOTTED,
+    _MODULE,
+    OptionsReader,
+    _instant,
+    _offset_or_instant,
+    _show,
+    _valid_cron,
+)
+
+
+def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None = None) -> Scenario:
+    """Validate a decoded TOML document into a :class:`Scenario` (no Django needed)."""
+    r = OptionsReader(source, data, "")
+    time_zone = r.get("time_zone", str, default=None)
+    if time_zone is not None:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            r.fail(f"unknown time zone {time_zone!r}", "time_zone")
+    start = _instant(r, "start", r.get("start", None, required=True), time_zone)
+    duration = r.duration("duration", required=True)
+    if duration <= dt.timedelta():
+        r.fail("must be longer than zero", "duration")
+    settings = r.get("settings", str, default=None)
+    if settings is not None and not _MODULE.match(settings):
+        r.fail(f"{settings!r} is not a module path like 'mysite.settings'", "settings")
+    seed = r.get("seed", int, default=0)
+    scenario = Scenario(
+        name=r.get("name", str, default=name or Path(source).stem),
+        description=r.get("description", str, default=""),
+        settings=settings,
+        start=start,
+        time_zone=time_zone or "UTC",
+        duration=duration,
+        seed=seed,
+        source=source,
+    )
+    base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+    root = r.get("project_root", str, default=None)
+    if root is not None:
+        scenario.project_root = _directory(r, "project_root", base / root)
+    for i, item in enumerate(r.get("paths", list, default=[])):
+        if not isinstance(item, str):
+            r.fail(f"expected a path, got {_show(item)}", f"paths[{i}]")
+        scenario.paths.append(_directory(r, f"paths[{i}]", base / item))
+    scenario.database = r.get("database", str, default="project")
+    if scenario.database not in ("project", "harness"):
+        r.fail(f"{scenario.database!r} is not 'project' or 'harness'", "database")
+    watchdog = r.duration("watchdog", default=dt.timedelta(seconds=10))
+    if not dt.timedelta(seconds=0.1) <= watchdog <= dt.timedelta(hours=1):
+        r.fail("must be between 100ms and 1h (wall-clock time per call)", "watchdog")
+    scenario.watchdog = watchdog.total_seconds()
+    locks = r.table("locks")
+    for i, path in enumerate(locks.get("helpers", list, default=[])):
+        if not isinstance(path, str) or not _DOTTED.match(path):
+            locks.fail(
+                f"{_show(path)} is not a dotted path to a lock context manager", f"helpers[{i}]"
+            )
+        scenario.lock_helpers.append(path)
+    locks.done()
+    scenario.gate_until = r.duration("gate_until")
+    if scenario.gate_until is not None and scenario.gate_until > duration:
+        r.fail("is beyond the scenario's duration", "gate_until")
+    scenario.setup = _parse_setup(r, r.get("setup", list, default=[]))
+    _parse_cluster(r.table("cluster"), scenario)
+    _parse_durations(r.table("durations"), scenario)
+    scenario.loads = _parse_loads(r, r.get("load", list, default=[]), time_zone)
+    scenario.fakes = _parse_fakes(r.table("fakes"), scenario)
+    _parse_expect(r.table("expect"), scenario)
+    r.done()
+    return scenario
+
+
+def _directory(r: OptionsReader, key: str, path: Path) -> Path:
+    """A directory named relative to the scenario file; it must exist."""
+    resolved = path.resolve()
+    if not resolved.is_dir():
+        r.fail(f"{resolved} is not a directory (paths are relative to the scenario file)", key)
+    return resolved
+
+
+def _parse_setup(r: OptionsReader, items: list[Any]) -> list[SetupStep]:
+    steps = []
+    for i, item in enumerate(items):
+        where = f"setup[{i}]"
+        if isinstance(item, str):
+            item = item.split()
+        if isinstance(item, list):
+            if not item or not all(isinstance(x, str) for x in item):
+                raise ScenarioError(r.source, where, "a command is a non-empty list of strings")
+            if not _COMMAND.match(item[0]):
+                raise ScenarioError(r.source, where, f"{item[0]!r} is not a command name")
+            steps.append(SetupStep(command=item[0], args=list(item[1:])))
+            continue
+        t = OptionsReader(r.source, item, where)
+        call = t.get("call", str, required=True)
+        if not _DOTTED.match(call):
+            t.fail(f"{call!r} is not a dotted path", "call")
+        steps.append(
+            SetupStep(
+                call=call,
+                args=t.get("args", list, default=[]),
+                kwargs=t.get("kwargs", dict, default={}),
+            )
+        )
+        t.done()
+    return steps
+
+
+def _parse_cluster(t: OptionsReader, scenario: Scenario) -> None:
+    """``[cluster]``: any setting of :data:`harness.sim.cluster.SETTINGS`, plus ``downtime``."""
+    import math
+
+    from harness.sim.cluster import SETTINGS
+
+    for setting in SETTINGS:
+        key = setting.field
+        if not t.has(key):
+            continue
+        value = t.get(key, setting.kinds)
+        if isinstance(value, float) and not math.isfinite(value):
+            t.fail(f"must be a finite number, got {value}", key)
+        low = setting.minimum
+        if low is not None and not isinstance(value, bool) and value < low:
+            t.fail(f"must be at least {low:g}, got {value}", key)
+        scenario.cluster[key] = value
+    for i, item in enumerate(t.get("downtime", list, default=[])):
+        d = OptionsReader(t.source, item, t.path("downtime") + f"[{i}]")
+        begin = _offset_or_instant(d, "start", d.get("start", None, required=True), None)
+        end = _offset_or_instant(d, "end", d.get("end", None, required=True), None)
+        d.done()
+        a = scenario.start + begin if isinstance(begin, dt.timedelta) else begin
+        b = scenario.start + end if isinstance(end, dt.timedelta) else end
+        if b <= a:
+            d.fail("end must be after start", "end")
+        scenario.downtime.append((a, b))
+    t.done()
+
+
+def _parse_durations(t: OptionsReader, scenario: Scenario) -> None:
+    default = t.duration("default", default=dt.timedelta())
+    scenario.durations_default = default.total_seconds()
+    per = t.table("per_func")
+    for func, raw in per.data.items():
+        per.seen.add(func)
+        if not _DOTTED.match(func):
+            per.fail(f"{func!r} is not a dotted path", func)
+        if isinstance(raw, list):
+            if len(raw) != 2:
+                per.fail("a range is [low, high]", func)
+            lo, hi = (parse_duration(x) for x in raw)
+            if lo is None or hi is None:
+                per.fail(f"{_show(raw)} is not a pair of durations", func)
+            if hi < lo:
+                per.fail("high is below low", func)
+            scenario.durations[func] = (lo.total_seconds(), hi.total_seconds())
+        else:
+            value = parse_duration(raw)
+            if value is None:
+                per.fail(f"{_show(raw)} is not a duration like '2s' or '1m30s'", func)
+            scenario.durations[func] = value.total_seconds()
+    t.done()
+
+
+def _parse_loads(r: OptionsReader, items: list[Any], zone: str | None) -> list[LoadSpec]:
+    loads = []
+    for i, item in enumerate(items):
+        t = OptionsReader(r.source, item, f"load[{i}]")
+        call = t.get("call", str, required=True)
+        if not _DOTTED.match(call):
+            t.fail(f"{call!r} is not a dotted path", "call")
+        spec = LoadSpec(
+            name=t.get("name", str, default=f"load{i}"),
+            call=call,
+            args=t.get("args", list, default=[]),
+            kwargs=t.get("kwargs", dict, default={}),
+        )
+        _check_templates(t, "args", spec.args)
+        _check_templates(t, "kwargs", spec.kwargs)
+        kinds = [k for k in ("per_day", "every", "at", "cron") if t.has(k)]
+        if len(kinds) != 1:
+            t.fail("give exactly one of per_day, every, at, cron")
+        if t.has("per_day"):
+            spec.per_day = t.get("per_day", int)
+            if spec.per_day < 0:
+                t.fail("must not be negative", "per_day")
+            shape = t.get("shape", (str, list), default="flat")
+            if isinstance(shape, str):
+                if shape not in SHAPES:
+                    t.fail(
+                        f"unknown shape {shape!r}; use {', '.join(SHAPES)} or 24 weights", "shape"
+                    )
+                spec.shape = SHAPES[shape]
+            else:
+                if len(shape) != 24 or not all(
+                    isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in shape
+                ):
+                    t.fail("a shape is 24 non-negative hourly weights", "shape")
+                if not any(shape):
+                    t.fail("a shape needs at least one positive weight", "shape")
+                spec.shape = tuple(float(w) for w in shape)
+        if t.has("every"):
+            spec.every = t.duration("every")
+            if spec.every <= dt.timedelta():
+                t.fail("must be longer than zero", "every")
+        if t.has("at"):
+            raw = t.get("at", list)
+            if not raw:
+                t.fail("needs at least one time", "at")
+            spec.at = [_offset_or_instant(t, f"at[{j}]", x, zone) for j, x in enumerate(raw)]
+        if t.has("cron"):
+            spec.cron = t.get("cron", str)
+            if not _valid_cron(spec.cron):
+                t.fail(f"{spec.cron!r} is not a valid cron expression", "cron")
+        spec.count = t.get("count", int, default=1)
+        if spec.count < 1:
+            t.fail("must be at least 1", "count")
+        spec.spread = t.duration("spread", default=dt.timedelta())
+        spec.begin = t.duration("begin", default=dt.timedelta())
+        spec.end = t.duration("end")
+        t.done()
+        loads.append(spec)
+    names = [spec.name for spec in loads]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ScenarioError(r.source, f"load[{i}].name", f"duplicate load name {name!r}")
+    return loads
+
+
+TEMPLATE_FIELDS = ("n", "i", "day", "seed", "name")
+
+
+def _check_templates(t: OptionsReader, key: str, value: Any) -> None:
+    """Every ``{field}`` in load arguments must be one the generator fills in."""
+    import string
+
+    if isinstance(value, str):
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            t.fail(f"bad template {value!r}: {exc}", key)
+        for f in fields:
+            if f not in TEMPLATE_FIELDS:
+                t.fail(f"unknown template field {{{f}}}; use {', '.join(TEMPLATE_FIELDS)}", key)
+    elif isinstance(value, list):
+        for item in value:
+            _check_templates(t, key, item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_templates(t, key, item)
+
+
+def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
+    from harness.fakes.faults import FaultPlan, FaultPlanError
+
+    specs = []
+    for kind in list(t.data):
+        if kind not in FAKE_KINDS:
+            t.fail(f"unknown fake; choose from {', '.join(FAKE_KINDS)}", kind)
+        f = t.table(kind)
+        spec = FakeSpec(kind=kind, url=f.get("url", str, required=True))
+        if "{settings." not in spec.url:  # a template is checked once settings fill it in
+            _check_url(f, spec.url)
+        spec.options = f.get("options", dict, default={})
+        _check_fake_options(f, kind, spec.options)
+        spec.webhook_path = f.get("webhook_path", str)
+        if spec.webhook_path is not None and kind != "payments":
+            f.fail("only the payments fake sends webhooks", "webhook_path")
+        rules = f.get("faults", list, default=[])
+        for j, rule in enumerate(rules):
+            if isinstance(rule, dict):
+                if rule.get("fake", kind) != kind:
+                    f.fail(f"a rule of the {kind} fake names fake {rule['fake']!r}", f"faults[{j}]")
+                rule.setdefault("fake", kind)
+        try:
+            FaultPlan.from_dict({"rules": rules})
+        except FaultPlanError as exc:
+            reason = str(exc).removeprefix("fault plan: ").replace("rules[", "faults[", 1)
+            raise ScenarioError(t.source, f.where, reason.strip()) from None
+        spec.faults = rules
+        f.done()
+        specs.append(spec)
+    t.done()
+    return specs
+
+
+def _check_url(f: OptionsReader, url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        f.fail(f"{url!r} is not an http(s) URL with a host", "url")
+
+
+def _check_fake_options(f: OptionsReader, kind: str, options: dict[str, Any]) -> None:
+    """The options are the fake's constructor keywords: unknown names are errors now."""
+    import inspect
+
+    from harness.fakes import FAKES
+
+    params = inspect.signature(FAKES[kind].__init__).parameters
+    accepted = [
+        name
+        for name, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in _HARNESS_FILLS
+    ]
+    for name in options:
+        if name not in accepted:
+            f.fail(
+                f"unknown option {name!r} of the {kind} fake; accepted: {', '.join(accepted)}",
+                f"options.{name}",
+            )
+
+
+_HARNESS_FILLS = ("attribution", "sender", "webhook_url", "deliver_webhooks", "max_body_bytes")
+"""Constructor keywords the runner sets itself (from webhook_path and the transport)."""
+
+
+def _parse_expect(t: OptionsReader, scenario: Scenario) -> None:
+    scenario.expect_raw = dict(t.data)
+    t.seen.update(t.data)
+    scenario.expect, checks = parse_expect_table(t.data, t.source)
+    if checks is not None:
+        scenario.checks = checks
+
+
+def parse_expect_table(
+    raw: Mapping[str, Any], source: str
+) -> tuple[dict[str, dict[str, Any]], list[str] | None]:
+    """An ``[expect]`` table → (checker → parsed options, the chosen checks or None).
+
+    Each checker validates its own table through an :class:`OptionsReader`; the same function
+    re-reads a saved run's expectations (``harness judge``)."""
+    from harness.checkers import CHECKERS
+
+    t = OptionsReader(source, raw, "expect")
+    checks = t.get("checks", list, default=None)
+    if checks is not None:
+        for i, name in enumerate(checks):
+            if name not in CHECKERS:
+                t.fail(f"unknown checker {name!r}; known: {', '.join(CHECKERS)}", f"checks[{i}]")
+        checks = list(checks)
+    parsed = {}
+    for name in list(t.data):
+        if name == "checks":
+            continue
+        if name not in CHECKERS:
+            t.fail(f"unknown checker; known: {', '.join(CHECKERS)}", name)
+        options = t.table(name)
+        parsed[name] = CHECKERS[name].options(options)
+        options.done()
+    t.done()
+    return parsed, checks
+
+
+def parse_until(
+    text: str | dt.datetime | None, scenario: Scenario, where: str = "until"
+) -> dt.datetime | None:
+    """``--until``/``until=``: an aware or local ISO time, or an offset from the start ('2d').
+
+    A naive time is read in the scenario's zone; the result is always aware and after the
+    start (the CLI and the pytest plugin share this one reading)."""
+    if text is None:
+        return None
+    if isinstance(text, dt.datetime):
+        when = text
+    else:
+        offset = parse_duration(text)
+        if offset is not None and not text.strip().replace(".", "").isdigit():
+            return scenario.start + offset
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ScenarioError(
+                scenario.source,
+                where,
+                f"{text!r} is neither an ISO time nor an offset like '2d' or '6h'",
+            ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=scenario.zone)
+    if when <= scenario.start:
+        raise ScenarioError(
+            scenario.source, where, f"{text} is not after the scenario start {scenario.start}"
+        )
+    return when
