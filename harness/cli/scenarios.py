@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,15 +45,22 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
             print(f"{row['name']}\t{row['duration']}\t{row['seed']}\t{row['description']}")
         return 0
     from rich.console import Console
+
+    Console().print(table(rows))
+    return 0
+
+
+def table(rows: list[dict[str, Any]]) -> Any:
+    """A rich table whose names are never cut and whose descriptions wrap between words."""
     from rich.table import Table
 
-    table = Table(show_edge=False)
+    out = Table(show_edge=False)
     widest = max(len(row["name"]) for row in rows)
-    table.add_column("scenario", no_wrap=True, min_width=widest)  # a name is never cut
-    table.add_column("duration", no_wrap=True)
-    table.add_column("seed", no_wrap=True)
-    table.add_column("description", ratio=1)  # wraps at word boundaries
+    out.add_column("scenario", no_wrap=True, min_width=widest)
+    out.add_column("duration", no_wrap=True)
+    out.add_column("seed", no_wrap=True)
+    out.add_column("description", ratio=1)
     for row in rows:
-        table.add_row(row["name"], row["duration"], str(row["seed"]), row["description"])
-    Console().print(table)
-    return 0
+        description = " ".join(str(row["description"]).split())
+        out.add_row(row["name"], row["duration"], str(row["seed"]), description)
+    return out

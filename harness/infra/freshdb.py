@@ -2,7 +2,7 @@
 
 The template holds what ``migrate`` builds *except* what ``post_migrate`` handlers create: those
 rows read the clock (PRAHO registers schedules there with ``next_run = now()``), so the runner
-sends ``post_migrate`` at each run's virtual start instead (:func:`harness.sim.patches.
+sends ``post_migrate`` at each run's virtual start instead (:func:`harness.infra.freshdb.
 emit_post_migrate`), which is what ``migrate`` does on a fresh database at a deploy at that
 instant. Broker rows a data migration left behind are reported and run at the start.
 
@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.patching import Patches
 
 _COUNTER = itertools.count(1)
 TEMPLATE_FORMAT = "2: post_migrate deferred to each run's virtual start"
@@ -83,8 +84,6 @@ def _point(connection: Any, name: str) -> None:
 def _build_template(conn: Any, connection: Any, template: str) -> None:
     """Migrate a staging database, then rename it into place (atomic publish)."""
     from django.core.management import call_command
-
-    from harness.sim.patches import deferred_post_migrate
 
     staging = f"{template}_build_{os.getpid()}"
     conn.execute(f'DROP DATABASE IF EXISTS "{staging}"')
@@ -185,3 +184,39 @@ def fresh_database(alias: str = "default") -> Iterator[str]:
         _point(connection, original)
         with _admin(settings) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def deferred_post_migrate() -> Iterator[None]:
+    """``migrate`` without its ``post_migrate`` signal, for building the template database.
+
+    ``post_migrate`` handlers create rows that read the clock (a schedule's ``next_run =
+    now()``); built into the template in real time they would carry today's date into every
+    virtual window. The runner sends the signal itself at each run's virtual start
+    (:func:`emit_post_migrate`), as ``migrate`` would at a deploy at that instant.
+    """
+    import django.core.management.commands.migrate as migrate_command
+
+    p = Patches()
+    p.set(
+        migrate_command,
+        "emit_post_migrate_signal",
+        lambda *args, **kwargs: None,
+        "the template keeps no clock-dependent post_migrate rows; each run sends it at its start",
+    )
+    try:
+        yield
+    finally:
+        p.undo()
+
+
+def emit_post_migrate(alias: str = "default") -> None:
+    """Send ``post_migrate`` for every app, as ``migrate`` does on a fresh database."""
+    from django.apps import apps
+    from django.core.management.sql import emit_post_migrate_signal
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[alias])
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=alias, apps=apps, plan=plan)

@@ -25,7 +25,7 @@ def deploy(
     sim: Any, scenario: Scenario, resolved: dict[str, Callable[..., Any]], fakes: dict[str, Any]
 ) -> None:
     """Migrate's leftovers, ``post_migrate``, and the setup steps, at the virtual start."""
-    from harness.sim.patches import emit_post_migrate
+    from harness.infra.freshdb import emit_post_migrate
 
     sim.adopt_queued(during="migrate")
     try:

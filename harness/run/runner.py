@@ -66,7 +66,8 @@ class _Capture(logging.Handler):
 @contextlib.contextmanager
 def captured_logs() -> Iterator[list[str]]:
     """Mute console handlers (a replay prints its own summary) and capture every record."""
-    from harness.sim.patches import Patches, mute_console
+    from harness.patching import Patches
+    from harness.sim.patches import mute_console
 
     patches = Patches()
     mute_console(patches)

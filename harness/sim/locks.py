@@ -38,7 +38,8 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from harness.sim.patches import Patches, current_attempt
+from harness.patching import Patches
+from harness.sim.patches import current_attempt
 
 Process = tuple[str, ...]
 """("worker", cluster, slot) | ("monitor", cluster) | ("sentinel", cluster) | ("web",)"""

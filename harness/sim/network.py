@@ -19,7 +19,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.sim.patches import Patches, current_attempt
+from harness.patching import Patches
+from harness.sim.patches import current_attempt
 
 CLIENTS = (
     "smtplib",

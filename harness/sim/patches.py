@@ -16,42 +16,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from harness.fakes.ledger import ATTEMPT_HEADER, TASK_HEADER
+from harness.patching import Patches
 
 current_attempt: ContextVar[tuple[str, int] | None] = ContextVar("harness_attempt", default=None)
 """(task id, attempt) of the task the driver is executing right now, if any."""
-
-_MISSING = object()
-_STATE = object()
-
-
-class Patches:
-    """A stack of reversible attribute patches with reasons."""
-
-    def __init__(self) -> None:
-        self._stack: list[tuple[Any, str, Any, str]] = []
-
-    def set(self, target: Any, name: str, value: Any, reason: str) -> None:
-        self._stack.append((target, name, getattr(target, name, _MISSING), reason))
-        setattr(target, name, value)
-
-    def on_undo(self, restore: Callable[[], None], reason: str) -> None:
-        """A patch of state that is not an attribute (``random``'s generator): how to undo it."""
-        self._stack.append((restore, "<state>", _STATE, reason))
-
-    def undo(self) -> None:
-        while self._stack:
-            target, name, old, _reason = self._stack.pop()
-            if old is _STATE:
-                target()
-            elif old is _MISSING:
-                delattr(target, name)
-            else:
-                setattr(target, name, old)
-
-    def reasons(self) -> list[str]:
-        return [
-            f"{getattr(t, '__name__', type(t).__name__)}.{n}: {r}" for t, n, _, r in self._stack
-        ]
 
 
 def _noop() -> None:
@@ -152,42 +120,6 @@ def mute_console(p: Patches) -> None:
                 handler, logging.FileHandler
             ):
                 p.set(handler, "level", logging.CRITICAL + 1, "a replay prints its own summary")
-
-
-@contextlib.contextmanager
-def deferred_post_migrate() -> Iterator[None]:
-    """``migrate`` without its ``post_migrate`` signal, for building the template database.
-
-    ``post_migrate`` handlers create rows that read the clock (a schedule's ``next_run =
-    now()``); built into the template in real time they would carry today's date into every
-    virtual window. The runner sends the signal itself at each run's virtual start
-    (:func:`emit_post_migrate`), as ``migrate`` would at a deploy at that instant.
-    """
-    import django.core.management.commands.migrate as migrate_command
-
-    p = Patches()
-    p.set(
-        migrate_command,
-        "emit_post_migrate_signal",
-        lambda *args, **kwargs: None,
-        "the template keeps no clock-dependent post_migrate rows; each run sends it at its start",
-    )
-    try:
-        yield
-    finally:
-        p.undo()
-
-
-def emit_post_migrate(alias: str = "default") -> None:
-    """Send ``post_migrate`` for every app, as ``migrate`` does on a fresh database."""
-    from django.apps import apps
-    from django.core.management.sql import emit_post_migrate_signal
-    from django.db import connections
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connections[alias])
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
-    emit_post_migrate_signal(verbosity=0, interactive=False, db=alias, apps=apps, plan=plan)
 
 
 @contextlib.contextmanager

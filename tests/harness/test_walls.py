@@ -1,4 +1,9 @@
-"""The import walls of the library (docs/architecture.md), read from the source with ``ast``."""
+"""The walls of the library (docs/architecture.md), read from the source with ``ast``.
+
+Each folder may import only the folders below it on the data path; no module imports itself
+back through another (no cycles); checkers and the report never reach the live database; no
+module is over 500 lines.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +12,128 @@ from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parents[2] / "harness"
 REFERENCE_PACKAGES = {"apps", "config", "scenarios"}  # the reference platform's top level
+LEAVES = {
+    "harness.durations",
+    "harness.errors",
+    "harness.patching",
+}  # import nothing of the harness themselves
+
+# folder → the harness modules it may import (prefixes), besides itself and the leaves
+ALLOWED = {
+    "fakes": (),
+    "record": ("harness.fakes.ledger", "harness.sim.cluster"),
+    "checkers": ("harness.record",),
+    "scenario": ("harness.fakes", "harness.checkers", "harness.sim.cluster"),
+    "infra": (),
+    "sim": ("harness.record", "harness.infra", "harness.fakes", "harness.checkers.cron"),
+    "report": ("harness.record", "harness.checkers", "harness.fakes.faults"),
+    "run": (
+        "harness.record", "harness.checkers", "harness.scenario", "harness.sim",
+        "harness.infra", "harness.fakes", "harness.compat", "harness.report",
+    ),
+    "search": ("harness.run", "harness.scenario", "harness.sim", "harness.record",
+               "harness.checkers", "harness.fakes", "harness.infra"),
+}  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at runtime (``if TYPE_CHECKING:`` blocks do not count)."""
+    tree = ast.parse(path.read_text())
+    typing_only = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            typing_only |= {id(child) for child in ast.walk(node)}
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
     return found
 
 
-LEAVES = {"harness.durations"}  # modules that import nothing of the harness themselves
+def _module(path: Path) -> str:
+    parts = path.relative_to(HARNESS.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def test_the_fakes_import_nothing_else_of_the_harness():
-    offenders = {
-        str(path.relative_to(HARNESS)): sorted(
-            m
-            for m in _imports(path)
-            if m.startswith("harness") and not m.startswith("harness.fakes") and m not in LEAVES
-        )
-        for path in sorted((HARNESS / "fakes").rglob("*.py"))
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
+MODULES = {_module(p): p for p in sorted(HARNESS.rglob("*.py"))}
+
+
+def _harness_imports(path: Path) -> set[str]:
+    """The harness modules a file imports (``from harness.x import y`` counts x, and x.y when
+    y is a module)."""
+    out = set()
+    for name in _imports(path):
+        if name == "harness" or name.startswith("harness."):
+            out.add(name if name in MODULES else name.rsplit(".", 1)[0])
+    return {m for m in out if m in MODULES}
+
+
+def test_each_folder_imports_only_what_lies_below_it():
+    offenders = {}
+    for name, path in MODULES.items():
+        parts = name.split(".")
+        if len(parts) < 3 or parts[1] not in ALLOWED:
+            continue
+        folder = parts[1]
+        allowed = (f"harness.{folder}", *ALLOWED[folder], *LEAVES)
+        bad = sorted(m for m in _harness_imports(path) if not m.startswith(allowed))
+        if bad:
+            offenders[name] = bad
+    assert offenders == {}
 
 
 def test_leaves_are_leaves():
     for leaf in LEAVES:
-        path = HARNESS.parent / (leaf.replace(".", "/") + ".py")
-        assert not [m for m in _imports(path) if m.startswith("harness")], leaf
+        assert not _harness_imports(MODULES[leaf]), leaf
+
+
+def test_no_import_cycles():
+    graph = {name: _harness_imports(path) - {name} for name, path in MODULES.items()}
+    # a package's __init__ re-exporting its own modules is not a cycle through it
+    graph = {
+        name: {m for m in deps if not (m.startswith(name + ".") and name + "." in m)}
+        for name, deps in graph.items()
+    }
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(node: str, trail: list[str]) -> bool:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycle.extend([*trail, node, dep])
+                return True
+            if state.get(dep) is None and visit(dep, [*trail, node]):
+                return True
+        state[node] = 2
+        return False
+
+    for node in sorted(graph):
+        if state.get(node) is None and visit(node, []):
+            break
+    assert not cycle, " → ".join(cycle)
+
+
+def test_checkers_and_the_report_never_touch_the_live_database():
+    for name, path in MODULES.items():
+        if name.startswith(("harness.checkers", "harness.report")):
+            touched = {m for m in _imports(path) if m.startswith(("django.db", "django.apps"))}
+            assert not touched, (name, touched)
 
 
 def test_the_library_never_imports_the_reference_platform():
     offenders = {
-        str(path.relative_to(HARNESS)): sorted(
-            m for m in _imports(path) if m.split(".")[0] in REFERENCE_PACKAGES
-        )
-        for path in sorted(HARNESS.rglob("*.py"))
+        name: sorted(m for m in _imports(path) if m.split(".")[0] in REFERENCE_PACKAGES)
+        for name, path in MODULES.items()
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_module_is_over_500_lines():
+    long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 500}
+    assert long == {}

@@ -84,3 +84,49 @@ def test_scenarios_lists_the_shipped_ones(cli):
     assert code == 0
     for name in ("month-in-production", "lost-response", "dst-transitions"):
         assert name in out
+
+
+def test_scenarios_piped_never_cut_a_name(tmp_path):
+    """``harness scenarios | cat`` on an 80-column terminal: every name whole, plain lines."""
+    import os
+    import subprocess
+    import sys
+
+    from harness.scenario import shipped
+
+    env = {**os.environ, "COLUMNS": "80"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "scenarios"],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    names = [line.split("\t")[0] for line in proc.stdout.splitlines()]
+    assert names == list(shipped())
+    assert all(len(line.split("\t")) == 4 for line in proc.stdout.splitlines())
+    listed = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "harness.cli", "scenarios", "--json"],
+            capture_output=True, text=True, env=env, timeout=60, check=True,
+        ).stdout
+    )  # fmt: skip
+    assert [row["name"] for row in listed] == names
+    assert all(not row["description"].endswith("…") for row in listed)
+
+
+def test_scenarios_table_on_a_narrow_terminal_keeps_names_and_words_whole():
+    from rich.console import Console
+
+    from harness.cli.scenarios import table
+    from harness.scenario import read, shipped
+
+    console = Console(width=80, force_terminal=True, record=True)
+    rows = [
+        {"name": n, "duration": "1h", "seed": 1, "description": read(n).description}
+        for n in shipped()
+    ]
+    console.print(table(rows))
+    text = console.export_text()
+    for name in shipped():
+        assert name in text  # on one line, never cut
+    words = {w for row in rows for w in " ".join(row["description"].split()).split()}
+    printed = set(text.replace("│", " ").split())
+    assert words <= printed  # every word whole
