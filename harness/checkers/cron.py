@@ -1,4 +1,5 @@
-"""When a CRON schedule is meant to fire, across daylight-saving transitions (Vixie cron's rules).
+"""When a schedule is meant to fire: CRON across daylight-saving transitions (Vixie cron's rules),
+and the scheduler pass and downtime facts every schedule check shares.
 
 A cron expression names wall-clock times; a daylight-saving night has wall-clock times that do
 not exist (spring forward) or exist twice (fall back). The intended fire times are the ones
@@ -23,8 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from harness.sim.cluster import SCHEDULER_PERIOD
+
+PASS = SCHEDULER_PERIOD  # one scheduler pass (30 s): the tolerance of a fire
 UTC = dt.UTC
 _MINUTE = dt.timedelta(minutes=1)
 
@@ -104,3 +109,14 @@ def expected_fires(
 def occurrence(instant: dt.datetime, zone: ZoneInfo) -> int:
     """0, or 1 when ``instant`` is in the second occurrence of a repeated wall-clock hour."""
     return instant.astimezone(zone).fold
+
+
+def down(
+    spec: Any, when: dt.datetime, grace: dt.timedelta = dt.timedelta()
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The downtime of a cluster covering ``when``; with ``grace``, also slots due before the
+    first scheduler pass after the restart (that pass handles them as missed)."""
+    for a, b in spec.downtime:
+        if a <= when < b + grace:
+            return a, b
+    return None

@@ -22,7 +22,7 @@ LEAVES = {
 ALLOWED = {
     "fakes": (),
     "record": ("harness.fakes.ledger", "harness.sim.cluster"),
-    "checkers": ("harness.record",),
+    "checkers": ("harness.record", "harness.sim.cluster"),
     "scenario": ("harness.fakes", "harness.checkers", "harness.sim.cluster"),
     "infra": (),
     "sim": ("harness.record", "harness.infra", "harness.fakes", "harness.checkers.cron"),
