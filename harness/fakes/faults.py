@@ -243,8 +243,17 @@ def _parse_rule(index: int, raw: Any) -> Rule:
     unknown = sorted(set(raw) - _COMMON_KEYS - _TYPE_KEYS[rtype])
     if unknown:
         raise FaultPlanError(f"fault plan: {at}: unknown key {unknown[0]!r} for type {rtype!r}")
-
     fields: dict[str, Any] = {"index": index, "type": rtype}
+    fields.update(_matching(raw, at))
+    fields.update(_window(raw, at))
+    fields.update(_by_type(raw, at, rtype))
+    fields.update(_reply(raw, at))
+    return Rule(**fields)
+
+
+def _matching(raw: Mapping[str, Any], at: str) -> dict[str, Any]:
+    """What a rule applies to: its name, fakes, operations, business keys, hosts."""
+    fields: dict[str, Any] = {}
     if "name" in raw:
         if not isinstance(raw["name"], str):
             raise FaultPlanError(f"fault plan: {at}.name: expected a string")
@@ -258,6 +267,12 @@ def _parse_rule(index: int, raw: Any) -> Rule:
         fields["business_keys"] = _names(raw["business_key"], f"{at}.business_key")
     if "host" in raw:
         fields["hosts"] = _names(raw["host"], f"{at}.host")
+    return fields
+
+
+def _window(raw: Mapping[str, Any], at: str) -> dict[str, Any]:
+    """When and how often: start, end, max_count, probability."""
+    fields: dict[str, Any] = {}
     for key in ("start", "end"):
         if key in raw:
             fields[key] = parse_time(raw[key], f"{at}.{key}")
@@ -275,22 +290,32 @@ def _parse_rule(index: int, raw: Any) -> Rule:
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
             raise FaultPlanError(f"fault plan: {at}.probability: {_show(p)} is outside [0, 1]")
         fields["probability"] = float(p)
+    return fields
 
+
+def _by_type(raw: Mapping[str, Any], at: str, rtype: str) -> dict[str, Any]:
+    """The fields one rule type has: an outage's kind, an error's status, …"""
     if rtype == "outage":
         kind = raw.get("kind", "503")
         if kind not in OUTAGE_KINDS:
             raise FaultPlanError(
                 f"fault plan: {at}.kind: {_show(kind)} is not one of {', '.join(OUTAGE_KINDS)}"
             )
-        fields["kind"] = kind
-    elif rtype == "error":
-        fields["status"] = _int(raw.get("status", 500), f"{at}.status", 200, 599)
-    elif rtype == "rate_limit":
-        fields["retry_after"] = _int(raw.get("retry_after", 1), f"{at}.retry_after", 0)
-    elif rtype == "latency":
+        return {"kind": kind}
+    if rtype == "error":
+        return {"status": _int(raw.get("status", 500), f"{at}.status", 200, 599)}
+    if rtype == "rate_limit":
+        return {"retry_after": _int(raw.get("retry_after", 1), f"{at}.retry_after", 0)}
+    if rtype == "latency":
         if "ms" not in raw:
             raise FaultPlanError(f"fault plan: {at}.ms: required for type 'latency'")
-        fields["ms"] = _int(raw["ms"], f"{at}.ms", 0)
+        return {"ms": _int(raw["ms"], f"{at}.ms", 0)}
+    return {}
+
+
+def _reply(raw: Mapping[str, Any], at: str) -> dict[str, Any]:
+    """What a faulted call answers with: a message, a JSON envelope."""
+    fields: dict[str, Any] = {}
     if "message" in raw:
         if not isinstance(raw["message"], str):
             raise FaultPlanError(f"fault plan: {at}.message: expected a string")
@@ -301,7 +326,7 @@ def _parse_rule(index: int, raw: Any) -> Rule:
         except (TypeError, ValueError):
             raise FaultPlanError(f"fault plan: {at}.envelope: not JSON-encodable") from None
         fields["envelope"] = raw["envelope"]
-    return Rule(**fields)
+    return fields
 
 
 def _uniform(

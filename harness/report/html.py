@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,33 +170,27 @@ def _bands(
 
 
 def _fault_spans(result: Any, axis: _Axis) -> list[tuple[dt.datetime, dt.datetime, str]]:
+    """The recorded fault rules as time spans (a rule without bounds covers the run)."""
     from harness.fakes.faults import parse_time
 
+    start = result.record.scenario.start
     spans = []
-    for fake in result.scenario.fakes:
-        for rule in fake.faults:
-            if "start" not in rule and "end" not in rule:
-                a, b = axis.start, axis.end
-            else:
-                a = (
-                    parse_time(rule["start"], "start").resolve(result.scenario.start, "start")
-                    if "start" in rule
-                    else axis.start
-                )
-                b = (
-                    parse_time(rule["end"], "end").resolve(result.scenario.start, "end")
-                    if "end" in rule
-                    else axis.end
-                )
-            if b <= axis.start or a >= axis.end:
-                continue
-            text = (
-                f"{fake.kind}: {rule.get('name') or rule['type']} ({rule['type']}"
-                + (f", p={rule['probability']}" if "probability" in rule else "")
-                + ")"
-            )
-            spans.append((max(a, axis.start), min(b, axis.end), text))
+    for rule in result.record.fault_rules:
+        a = parse_time(rule["start"], "start").resolve(start, "start") if "start" in rule else None
+        b = parse_time(rule["end"], "end").resolve(start, "end") if "end" in rule else None
+        a, b = a or axis.start, b or axis.end
+        if b <= axis.start or a >= axis.end:
+            continue
+        text = (
+            f"{rule.get('fake')}: {rule.get('name') or rule['type']} ({rule['type']}"
+            + (f", p={rule['probability']}" if "probability" in rule else "")
+            + ")"
+        )
+        spans.append((max(a, axis.start), min(b, axis.end), text))
     return spans
+
+
+Lane = tuple[Callable[[float], str], float]  # draw at y, and the lane's height
 
 
 def swimlanes(result: Any) -> str:
@@ -203,27 +198,99 @@ def swimlanes(result: Any) -> str:
     retries and external effects."""
     zone = result.scenario.zone
     axis = _Axis(result.scenario.start, result.end, zone)
-    when = lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
-    tl = result.timeline
+    lanes = [
+        *_schedule_lanes(result, axis),
+        *_load_lanes(result, axis),
+        *_event_lanes(result, axis),
+    ]
     body: list[str] = []
     y = 24.0
+    for draw, height in lanes:
+        body.append(draw(y))
+        y += height
+    grid = [
+        f'<line x1="{x:.1f}" x2="{x:.1f}" y1="14" y2="{y}" stroke="#dfe3e8"/>'
+        f'<text x="{x + 2:.1f}" y="11">{_esc(label)}</text>'
+        for x, label in axis.ticks()
+    ]
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{LEFT + WIDTH + 20}" '
+        f'height="{y + 8:.0f}" role="img" aria-label="swimlanes over virtual time">'
+        f'<rect x="{LEFT}" y="14" width="{WIDTH}" height="{y - 14}" fill="#fff" stroke="#e3e6ea"/>'
+        + "".join(grid)
+        + "".join(body)
+        + "</svg>"
+    )
+
+
+def _when(axis: _Axis) -> Callable[[dt.datetime], str]:
+    return lambda t: t.astimezone(axis.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _schedule_lanes(result: Any, axis: _Axis) -> list[Lane]:
+    when = _when(axis)
     by_schedule: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for e in tl.of("schedule.fired"):
+    for e in result.timeline.of("schedule.fired"):
         by_schedule[e.data["schedule"]].append((e.at, f"{when(e.at)} {e.data['schedule']}"))
     names = sorted({row["name"] for row in result.schedules if row["name"]} | set(by_schedule))
-    for name in names:
-        body.append(_marks(axis, by_schedule.get(name, []), y, COLORS["schedule"], name))
-        y += LANE
+    return [
+        (lambda y, n=n: _marks(axis, by_schedule.get(n, []), y, COLORS["schedule"], n), LANE)
+        for n in names
+    ]
+
+
+def _load_lanes(result: Any, axis: _Axis) -> list[Lane]:
     series = _series(result)
-    y += 6
-    body.append(_area(axis, series["depth"], y, COLORS["depth"], "backlog (waiting)"))
-    y += AREA + 8
     workers = sum(c.workers for c in result.clusters)
-    body.append(_area(axis, series["run"], y, COLORS["workers"], "workers busy", cap=workers))
-    y += AREA + 8
+    return [
+        (lambda y: "", 6),
+        (lambda y: _area(axis, series["depth"], y, COLORS["depth"], "backlog (waiting)"), AREA + 8),
+        (
+            lambda y: _area(axis, series["run"], y, COLORS["workers"], "workers busy", cap=workers),
+            AREA + 8,
+        ),
+    ]
+
+
+def _event_lanes(result: Any, axis: _Axis) -> list[Lane]:
+    when, tl = _when(axis), result.timeline
+    faulted = [
+        (e.at, f"{when(e.at)} {e.data['fake']} {e.data['operation']} {e.data.get('key')}: "
+         f"{e.data['fault']}")
+        for e in tl.of("http.call")
+        if e.data.get("fault")
+    ]  # fmt: skip
+    failures = [
+        (e.at, f"{when(e.at)} {e.data['func']} {e.data['outcome']}: {e.data.get('error') or ''}")
+        for e in tl.of("task.finished")
+        if e.data["outcome"] != "ok"
+    ]
+    retries = [
+        (e.at, f"{when(e.at)} {e.data['func']} attempt {e.data['attempt']}")
+        for e in tl.of("task.started")
+        if e.data["attempt"] > 1
+    ]
+    effects = [
+        (e.at, f"{when(e.at)} {e.data['effect']} {e.data.get('key')}")
+        for e in tl.of("http.call")
+        if e.data.get("effect")
+    ]
+    downs, spans = _downtimes(result, axis), _fault_spans(result, axis)
+    return [
+        (lambda y: _bands(axis, downs, y, COLORS["down"], "cluster down"), LANE),
+        (lambda y: _bands(axis, spans, y, COLORS["fault"], "fault rules"), LANE),
+        (lambda y: _marks(axis, faulted, y, COLORS["fault"], "faulted calls"), LANE),
+        (lambda y: _marks(axis, failures, y, COLORS["failure"], "task failures"), LANE),
+        (lambda y: _marks(axis, retries, y, COLORS["retry"], "retries"), LANE),
+        (lambda y: _marks(axis, effects, y, COLORS["effect"], "external effects"), LANE),
+    ]
+
+
+def _downtimes(result: Any, axis: _Axis) -> list[tuple[dt.datetime, dt.datetime, str]]:
+    when = _when(axis)
     downs: list[tuple[dt.datetime, dt.datetime, str]] = []
     opened: dict[str, dt.datetime] = {}
-    for e in tl.of("cluster.down", "cluster.up"):
+    for e in result.timeline.of("cluster.down", "cluster.up"):
         if e.kind == "cluster.down":
             opened[e.data["cluster"]] = e.at
         elif e.data["cluster"] in opened:
@@ -231,58 +298,7 @@ def swimlanes(result: Any) -> str:
             downs.append((a, e.at, f"{e.data['cluster']} down {when(a)} – {when(e.at)}"))
     for cluster, a in opened.items():
         downs.append((a, result.end, f"{cluster} down from {when(a)}"))
-    body.append(_bands(axis, downs, y, COLORS["down"], "cluster down"))
-    y += LANE
-    body.append(_bands(axis, _fault_spans(result, axis), y, COLORS["fault"], "fault rules"))
-    y += LANE
-    faulted = [
-        (
-            e.at,
-            f"{when(e.at)} {e.data['fake']} {e.data['operation']} {e.data.get('key')}: "
-            f"{e.data['fault']}",
-        )
-        for e in tl.of("http.call")
-        if e.data.get("fault")
-    ]
-    body.append(_marks(axis, faulted, y, COLORS["fault"], "faulted calls"))
-    y += LANE
-    failures = [
-        (e.at, f"{when(e.at)} {e.data['func']} {e.data['outcome']}: {e.data.get('error') or ''}")
-        for e in tl.of("task.finished")
-        if e.data["outcome"] != "ok"
-    ]
-    body.append(_marks(axis, failures, y, COLORS["failure"], "task failures"))
-    y += LANE
-    retries = [
-        (e.at, f"{when(e.at)} {e.data['func']} attempt {e.data['attempt']}")
-        for e in tl.of("task.started")
-        if e.data["attempt"] > 1
-    ]
-    body.append(_marks(axis, retries, y, COLORS["retry"], "retries"))
-    y += LANE
-    effects = [
-        (e.at, f"{when(e.at)} {e.data['effect']} {e.data.get('key')}")
-        for e in tl.of("http.call")
-        if e.data.get("effect")
-    ]
-    body.append(_marks(axis, effects, y, COLORS["effect"], "external effects"))
-    y += LANE
-    grid = []
-    for x, label in axis.ticks():
-        grid.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="14" y2="{y}" stroke="#dfe3e8"/>'
-            f'<text x="{x + 2:.1f}" y="11">{_esc(label)}</text>'
-        )
-    height = y + 8
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{LEFT + WIDTH + 20}" '
-        f'height="{height:.0f}" '
-        f'role="img" aria-label="swimlanes over virtual time">'
-        f'<rect x="{LEFT}" y="14" width="{WIDTH}" height="{y - 14}" fill="#fff" stroke="#e3e6ea"/>'
-        + "".join(grid)
-        + "".join(body)
-        + "</svg>"
-    )
+    return downs
 
 
 def _task_rows(stats: dict[str, dict[str, int]]) -> str:

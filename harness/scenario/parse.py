@@ -61,6 +61,24 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
         seed=seed,
         source=source,
     )
+    _parse_project(r, scenario)
+    _parse_run_limits(r, scenario)
+    scenario.gate_until = r.duration("gate_until")
+    if scenario.gate_until is not None and scenario.gate_until > duration:
+        r.fail("is beyond the scenario's duration", "gate_until")
+    scenario.setup = _parse_setup(r, r.get("setup", list, default=[]))
+    _parse_cluster(r.table("cluster"), scenario)
+    _parse_durations(r.table("durations"), scenario)
+    scenario.loads = _parse_loads(r, r.get("load", list, default=[]), time_zone)
+    scenario.fakes = _parse_fakes(r.table("fakes"), scenario)
+    _parse_expect(r.table("expect"), scenario)
+    r.done()
+    return scenario
+
+
+def _parse_project(r: OptionsReader, scenario: Scenario) -> None:
+    """Where the project is (``project_root``, ``paths``) and which database it runs on."""
+    source = scenario.source
     base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
     root = r.get("project_root", str, default=None)
     if root is not None:
@@ -72,6 +90,10 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
     scenario.database = r.get("database", str, default="project")
     if scenario.database not in ("project", "harness"):
         r.fail(f"{scenario.database!r} is not 'project' or 'harness'", "database")
+
+
+def _parse_run_limits(r: OptionsReader, scenario: Scenario) -> None:
+    """The watchdog's budget and the project's own lock helpers (``[locks] helpers``)."""
     watchdog = r.duration("watchdog", default=dt.timedelta(seconds=10))
     if not dt.timedelta(seconds=0.1) <= watchdog <= dt.timedelta(hours=1):
         r.fail("must be between 100ms and 1h (wall-clock time per call)", "watchdog")
@@ -84,17 +106,6 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
             )
         scenario.lock_helpers.append(path)
     locks.done()
-    scenario.gate_until = r.duration("gate_until")
-    if scenario.gate_until is not None and scenario.gate_until > duration:
-        r.fail("is beyond the scenario's duration", "gate_until")
-    scenario.setup = _parse_setup(r, r.get("setup", list, default=[]))
-    _parse_cluster(r.table("cluster"), scenario)
-    _parse_durations(r.table("durations"), scenario)
-    scenario.loads = _parse_loads(r, r.get("load", list, default=[]), time_zone)
-    scenario.fakes = _parse_fakes(r.table("fakes"), scenario)
-    _parse_expect(r.table("expect"), scenario)
-    r.done()
-    return scenario
 
 
 def _directory(r: OptionsReader, key: str, path: Path) -> Path:
@@ -203,41 +214,7 @@ def _parse_loads(r: OptionsReader, items: list[Any], zone: str | None) -> list[L
         )
         _check_templates(t, "args", spec.args)
         _check_templates(t, "kwargs", spec.kwargs)
-        kinds = [k for k in ("per_day", "every", "at", "cron") if t.has(k)]
-        if len(kinds) != 1:
-            t.fail("give exactly one of per_day, every, at, cron")
-        if t.has("per_day"):
-            spec.per_day = t.get("per_day", int)
-            if spec.per_day < 0:
-                t.fail("must not be negative", "per_day")
-            shape = t.get("shape", (str, list), default="flat")
-            if isinstance(shape, str):
-                if shape not in SHAPES:
-                    t.fail(
-                        f"unknown shape {shape!r}; use {', '.join(SHAPES)} or 24 weights", "shape"
-                    )
-                spec.shape = SHAPES[shape]
-            else:
-                if len(shape) != 24 or not all(
-                    isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in shape
-                ):
-                    t.fail("a shape is 24 non-negative hourly weights", "shape")
-                if not any(shape):
-                    t.fail("a shape needs at least one positive weight", "shape")
-                spec.shape = tuple(float(w) for w in shape)
-        if t.has("every"):
-            spec.every = t.duration("every")
-            if spec.every <= dt.timedelta():
-                t.fail("must be longer than zero", "every")
-        if t.has("at"):
-            raw = t.get("at", list)
-            if not raw:
-                t.fail("needs at least one time", "at")
-            spec.at = [_offset_or_instant(t, f"at[{j}]", x, zone) for j, x in enumerate(raw)]
-        if t.has("cron"):
-            spec.cron = t.get("cron", str)
-            if not _valid_cron(spec.cron):
-                t.fail(f"{spec.cron!r} is not a valid cron expression", "cron")
+        _parse_arrival_kind(t, spec, zone)
         spec.count = t.get("count", int, default=1)
         if spec.count < 1:
             t.fail("must be at least 1", "count")
@@ -251,6 +228,49 @@ def _parse_loads(r: OptionsReader, items: list[Any], zone: str | None) -> list[L
         if name in names[:i]:
             raise ScenarioError(r.source, f"load[{i}].name", f"duplicate load name {name!r}")
     return loads
+
+
+def _parse_arrival_kind(t: OptionsReader, spec: LoadSpec, zone: str | None) -> None:
+    """Exactly one of ``per_day`` (with a ``shape``), ``every``, ``at`` or ``cron``."""
+    kinds = [k for k in ("per_day", "every", "at", "cron") if t.has(k)]
+    if len(kinds) != 1:
+        t.fail("give exactly one of per_day, every, at, cron")
+    if t.has("per_day"):
+        spec.per_day = t.get("per_day", int)
+        if spec.per_day < 0:
+            t.fail("must not be negative", "per_day")
+        spec.shape = _shape(t, t.get("shape", (str, list), default="flat"))
+    if t.has("every"):
+        spec.every = t.duration("every")
+        if spec.every <= dt.timedelta():
+            t.fail("must be longer than zero", "every")
+    if t.has("at"):
+        raw = t.get("at", list)
+        if not raw:
+            t.fail("needs at least one time", "at")
+        spec.at = [_offset_or_instant(t, f"at[{j}]", x, zone) for j, x in enumerate(raw)]
+    if t.has("cron"):
+        spec.cron = t.get("cron", str)
+        if not _valid_cron(spec.cron):
+            t.fail(f"{spec.cron!r} is not a valid cron expression", "cron")
+
+
+def _shape(t: OptionsReader, shape: Any) -> tuple[float, ...]:
+    """A named daily shape, or 24 non-negative hourly weights (at least one positive)."""
+    import math
+
+    if isinstance(shape, str):
+        if shape not in SHAPES:
+            t.fail(f"unknown shape {shape!r}; use {', '.join(SHAPES)} or 24 weights", "shape")
+        return SHAPES[shape]
+    if len(shape) != 24 or not all(
+        isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
+        for w in shape
+    ):
+        t.fail("a shape is 24 non-negative hourly weights", "shape")
+    if not any(shape):
+        t.fail("a shape needs at least one positive weight", "shape")
+    return tuple(float(w) for w in shape)
 
 
 TEMPLATE_FIELDS = ("n", "i", "day", "seed", "name")

@@ -137,3 +137,13 @@ def test_the_library_never_imports_the_reference_platform():
 def test_no_module_is_over_500_lines():
     long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 500}
     assert long == {}
+
+
+def test_no_function_is_over_60_lines():
+    long = {}
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if (n := node.end_lineno - node.lineno + 1) > 60:
+                    long[f"{name}.{node.name}"] = n
+    assert long == {}
