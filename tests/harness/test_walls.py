@@ -143,7 +143,8 @@ def test_no_function_is_over_60_lines():
     long = {}
     for name, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                if (n := node.end_lineno - node.lineno + 1) > 60:
-                    long[f"{name}.{node.name}"] = n
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if (n := node.end_lineno - node.lineno + 1) > 60:
+                long[f"{name}.{node.name}"] = n
     assert long == {}
