@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     replay.add_argument("--timeline", default=None, help="write the timeline (JSON Lines) here")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.add_argument(
+        "--faithful",
+        action="store_true",
+        help="run django-q2's own code everywhere (no accelerations; same timeline, slower)",
+    )
     replay.set_defaults(handler=cmd_replay)
 
     gate = sub.add_parser("gate", help="compare scenario timelines with their goldens (CI gate)")
@@ -74,6 +79,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             database=args.database,
             ref=args.scenario,
             progress=lambda now, a, b: progress(now, a, b, scenario.zone),
+            faithful=args.faithful,
         )
     write_outputs(result, args.json_out, args.timeline, args.report)
     return 0 if result.ok else 1

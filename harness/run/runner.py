@@ -110,13 +110,15 @@ def run(
     settings: str | None = None,
     database: str | None = None,
     ref: str | None = None,
+    faithful: bool = False,
 ) -> RunResult:
-    """Replay ``scenario`` on a fresh database and judge it."""
+    """Replay ``scenario`` on a fresh database and judge it (``faithful``: no accelerations,
+    django-q2's own code everywhere — the same timeline, slower)."""
     module = ensure_django(settings, scenario, database)
     from harness.infra.freshdb import fresh_database
 
     with fresh_database():
-        result = replay_here(scenario, seed=seed, until=until, progress=progress)
+        result = replay_here(scenario, seed=seed, until=until, progress=progress, faithful=faithful)
     result.command = reproduce_command(
         scenario, result.seed, until, ref, module, database or scenario.database
     )
@@ -129,6 +131,7 @@ def replay_here(
     seed: int | None = None,
     until: dt.datetime | None = None,
     progress: Progress | None = None,
+    faithful: bool = False,
 ) -> RunResult:
     """Replay ``scenario`` on the database Django is connected to now, and judge it.
 
@@ -143,7 +146,7 @@ def replay_here(
     seed = scenario.seed if seed is None else seed
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
     with captured_logs() as logs:
-        record = _simulate(scenario, resolved, seed, end, progress, logs)
+        record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
     _, verdicts = judge_record(record)
     command = reproduce_command(scenario, seed, until, settings=_current_settings())
     return RunResult(record=record, verdicts=verdicts, command=command, scenario=scenario)
@@ -156,6 +159,7 @@ def _simulate(
     end: dt.datetime,
     progress: Progress | None,
     logs: list[str],
+    faithful: bool = False,
 ) -> RunRecord:
     """Run the scenario to ``end`` (or to a watchdog stop) and record what happened."""
     import responses
@@ -175,6 +179,7 @@ def _simulate(
         strict=False,
         watchdog_seconds=scenario.watchdog,
         lock_helpers=scenario.lock_helpers,
+        faithful=faithful,
     )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
         ledger, built, rules = fake_mounts.mount(scenario, sim, rsps, seed)

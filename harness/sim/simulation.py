@@ -33,6 +33,7 @@ from typing import Any
 
 from harness.infra.affinity import Colocation, colocate
 from harness.record.timeline import Timeline
+from harness.sim import accelerate
 from harness.sim.clock import DEFAULT_ENGINE, Engine, VirtualClock
 from harness.sim.cluster import EPS, ClusterSpec, ClusterState, Completion, Durations
 from harness.sim.guards import (
@@ -89,6 +90,7 @@ class Simulation:
         colocate: bool = True,
         lock_helpers: list[str] | tuple[str, ...] = (),
         network_guard: bool = True,
+        faithful: bool = False,
     ) -> None:
         # UTC on purpose: the scheduler grid is start + 30 s·k, and aware arithmetic on a
         # ZoneInfo datetime is wall-clock arithmetic (it would shift the grid by an hour at a
@@ -107,6 +109,7 @@ class Simulation:
         self.colocation: Colocation | None = None  # set by open(): pinned CPU, or why not
         self.lock_helpers = tuple(lock_helpers)
         self.network_guard = network_guard
+        self.faithful = faithful  # True: django-q2's own code everywhere (no accelerations)
         self.locks: LockModel | None = None  # set by open() (harness.sim.locks)
         self.timeline = Timeline()
         self.findings: list[dict[str, Any]] = []
@@ -145,7 +148,10 @@ class Simulation:
             s if s.name else replace(s, name=Conf.CLUSTER_NAME)
             for s in (self._specs or [ClusterSpec.from_conf()])
         ]
-        self._undo.append(install(self.seed, f"harness.sim.broker.{cls_name}").undo)
+        patches = install(self.seed, f"harness.sim.broker.{cls_name}")
+        self._undo.append(patches.undo)
+        if not self.faithful:
+            accelerate.install(patches)
         self.clock.start()
         self._undo.append(self.clock.stop)
         if self.colocate:
