@@ -21,7 +21,11 @@ class Patches:
         self._stack: list[tuple[Any, str, Any, str]] = []
 
     def set(self, target: Any, name: str, value: Any, reason: str) -> None:
-        self._stack.append((target, name, getattr(target, name, _MISSING), reason))
+        """Set ``target.name``; undo restores the target's own value, or removes the attribute
+        when the target only inherited it (so inheritance is exactly as before)."""
+        own = getattr(target, "__dict__", None)
+        old = own.get(name, _MISSING) if own is not None else getattr(target, name, _MISSING)
+        self._stack.append((target, name, old, reason))
         setattr(target, name, value)
 
     def on_undo(self, restore: Callable[[], None], reason: str) -> None:

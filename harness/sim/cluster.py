@@ -152,6 +152,10 @@ class ClusterState:
     def name(self) -> str:
         return self.spec.name or ""
 
+    def transitions_due(self, now: datetime) -> bool:
+        """Whether the cluster goes down or comes back at (or before) ``now``."""
+        return bool(self.transitions) and self.transitions[0][0] <= now
+
     def reset_slots(self) -> None:
         """A cluster that went down lost everything in memory and every worker."""
         self.mem.clear()

@@ -7,6 +7,7 @@ and the instant the next broker row becomes visible (``lock + 1 µs``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ def probe(sim: Simulation, cap: int | None) -> tuple[dict[int, datetime | None],
     """One round trip: each cluster's earliest due schedule and the next OrmQ visibility.
 
     Raw SQL on purpose: this runs once per step, and the ORM's query compilation cost
-    more than the query itsim.
+    more than the query itself.
     """
     from django.db import connection
     from django_q.models import OrmQ, Schedule
@@ -55,9 +56,23 @@ def probe(sim: Simulation, cap: int | None) -> tuple[dict[int, datetime | None],
     return schedules, (row[-1] if want_rows else None)
 
 
-def next_time(
-    sim: Simulation, schedules: bool, cap: int | None
-) -> tuple[datetime | None, dict[int, datetime]]:
+@dataclass(frozen=True)
+class Lookahead:
+    """The next instant, the scheduler passes due by then, and what the probe saw of the
+    broker: which clusters' queues it looked at and their earliest lock (None: no row)."""
+
+    at: datetime | None
+    passes: dict[int, datetime]
+    probed: frozenset[int]  # clusters whose queue the probe covered
+    lock: datetime | None
+
+    def dry_at_start(self, i: int) -> bool:
+        """Cluster ``i``'s first pull would find nothing: the probe covered its queue and no
+        row there is visible at this instant (only an enqueue since can change that)."""
+        return i in self.probed and (self.lock is None or self.at is None or self.lock >= self.at)
+
+
+def next_time(sim: Simulation, schedules: bool, cap: int | None) -> Lookahead:
     """The next instant something can happen, and the scheduler passes due by then."""
     now = sim.now()
     candidates: list[datetime] = []
@@ -78,6 +93,13 @@ def next_time(
         c.up and not c.hold and c.broker.queue_size() for c in sim.clusters
     ):
         candidates.append(now + EPS)
-    if not candidates:
-        return None, passes
-    return max(min(candidates), now), passes
+    at = max(min(candidates), now) if candidates else None
+    probed = frozenset(
+        i
+        for i, c in enumerate(sim.clusters)
+        if sim.broker_kind == "orm"
+        and c.up
+        and not c.hold
+        and not (at is not None and c.transitions_due(at))
+    )
+    return Lookahead(at, passes, probed, lock)

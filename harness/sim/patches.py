@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sys
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -87,6 +88,7 @@ def install(seed: int, broker_class: str = "harness.sim.broker.DeterministicORM"
         "attribute outgoing HTTP calls to the task attempt",
     )
     seed_process(p, seed)
+    _observing_schedule_rows(p)
     return p
 
 
@@ -120,6 +122,49 @@ def mute_console(p: Patches) -> None:
                 handler, logging.FileHandler
             ):
                 p.set(handler, "level", logging.CRITICAL + 1, "a replay prints its own summary")
+
+
+_due: ContextVar[list[dict[str, Any]] | None] = ContextVar("harness_due", default=None)
+
+
+@contextlib.contextmanager
+def observe_due(into: list[dict[str, Any]]) -> Iterator[None]:
+    """Within the block, the rows ``scheduler()`` iterates (the due schedules, in its order)
+    are appended to ``into`` as (name, id, func, next_run) before its loop changes them."""
+    token = _due.set(into)
+    try:
+        yield
+    finally:
+        _due.reset(token)
+
+
+def _observing_schedule_rows(p: Patches) -> None:
+    """The driver reads the due schedules from the scheduler's own query instead of asking
+    the database a second time before each pass."""
+    from django.db.models import QuerySet
+    from django_q import scheduler as scheduler_module
+    from django_q.models import Schedule
+
+    scheduler_code = scheduler_module.scheduler.__code__
+
+    class ObservedQuerySet(QuerySet):
+        def __iter__(self) -> Iterator[Any]:
+            into = _due.get()
+            if into is None or sys._getframe(1).f_code is not scheduler_code:
+                yield from super().__iter__()
+                return
+            for row in super().__iter__():
+                into.append(
+                    {"name": row.name, "id": row.pk, "func": row.func, "next_run": row.next_run}
+                )
+                yield row
+
+    manager = Schedule._default_manager
+
+    def get_queryset() -> Any:
+        return ObservedQuerySet(model=Schedule, using=manager._db, hints=manager._hints)
+
+    p.set(manager, "get_queryset", get_queryset, "the due rows of a pass, from its own query")
 
 
 @contextlib.contextmanager

@@ -22,9 +22,9 @@ import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from harness.sim.cluster import ClusterState, Completion, owned_schedules
+from harness.sim.cluster import ClusterState, Completion
 from harness.sim.guards import guard_db, watchdog
-from harness.sim.patches import cluster_conf, current_attempt
+from harness.sim.patches import cluster_conf, current_attempt, observe_due
 
 if TYPE_CHECKING:
     from harness.sim.simulation import Simulation
@@ -55,14 +55,15 @@ class Processes:
         sim = self.sim
         now = sim.now()
         c.last_pass = now
-        due = self.due_schedules(c, now)
         errors, mark = sim.scheduler_errors, len(sim.enqueue_log)
+        due: list[dict[str, Any]] = []
         completed = False
         try:
             with (
                 cluster_conf(c.spec.conf()),
                 guard_db(),
                 sim.as_process(("sentinel", c.name)),
+                observe_due(due),
                 watchdog(sim.watchdog_seconds, "scheduler pass", cluster=c.name),
             ):
                 scheduler(broker=c.broker)
@@ -100,24 +101,6 @@ class Processes:
             return
         for task, _func in fired:
             self.sim.timeline.add(self.sim.now(), "task.rolledback", task=task, cluster=c.name)
-
-    def due_schedules(self, c: ClusterState, now: datetime) -> list[dict[str, Any]]:
-        """The rows the coming pass will fire, in its order (raw SQL: this runs every pass)."""
-        from django.db import connection
-        from django_q.models import Schedule
-
-        table = connection.ops.quote_name(Schedule._meta.db_table)
-        mine, params = owned_schedules(c.name)
-        with connection.cursor() as cur:
-            cur.execute(
-                f"SELECT name, id, func, next_run FROM {table} WHERE repeats <> 0 "
-                f"AND next_run < %s AND {mine} ORDER BY next_run, id",
-                [now, *params],
-            )
-            return [
-                dict(zip(("name", "id", "func", "next_run"), row, strict=True))
-                for row in cur.fetchall()
-            ]
 
     def set_up(self, c: ClusterState, up: bool) -> None:
         sim, now = self.sim, self.sim.now()

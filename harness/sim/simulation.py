@@ -46,7 +46,7 @@ from harness.sim.guards import (
     schedule_in,
 )
 from harness.sim.locks import LockModel
-from harness.sim.lookahead import next_time
+from harness.sim.lookahead import Lookahead, next_time
 from harness.sim.network import NetworkGuard
 from harness.sim.patches import install
 from harness.sim.processes import Processes
@@ -110,6 +110,7 @@ class Simulation:
         self.lock_helpers = tuple(lock_helpers)
         self.network_guard = network_guard
         self.faithful = faithful  # True: django-q2's own code everywhere (no accelerations)
+        self.accelerations: Any = None  # harness.sim.accelerate.SaveTaskAccelerations
         self.locks: LockModel | None = None  # set by open() (harness.sim.locks)
         self.timeline = Timeline()
         self.findings: list[dict[str, Any]] = []
@@ -151,7 +152,7 @@ class Simulation:
         patches = install(self.seed, f"harness.sim.broker.{cls_name}")
         self._undo.append(patches.undo)
         if not self.faithful:
-            accelerate.install(patches)
+            self.accelerations = accelerate.install(patches)
         self.clock.start()
         self._undo.append(self.clock.stop)
         if self.colocate:
@@ -358,7 +359,7 @@ class Simulation:
         if self._completions or any(c.mem or c.hold for c in self.clusters):
             return True
         if with_scheduled:
-            return next_time(self, True, cap)[0] is not None
+            return next_time(self, True, cap).at is not None
         from django_q.models import OrmQ
 
         keys = sorted({c.broker.list_key for c in self.clusters if c.up})
@@ -370,12 +371,13 @@ class Simulation:
     def _step(self, limit: datetime, schedules: bool = True, cap: int | None = None) -> bool:
         if self.stopped is not None:
             return False  # a call never returned: the run ends at that instant
-        t, passes = next_time(self, schedules, cap)
+        ahead = next_time(self, schedules, cap)
+        t = ahead.at
         if t is None or t > limit:
             return False
         self.clock.move_to(t)
         try:
-            self._instant([i for i, when in passes.items() if when <= t], cap)
+            self._instant([i for i, when in ahead.passes.items() if when <= t], cap, ahead)
         except WatchdogExpired as exc:
             self._abort_watchdog(exc)
         for probe in self.probes:
@@ -383,10 +385,12 @@ class Simulation:
         self._raise_pending()
         return True
 
-    def _instant(self, passes: list[int], cap: int | None) -> None:
+    def _instant(self, passes: list[int], cap: int | None, ahead: Lookahead) -> None:
         now, run = self.now(), self.processes
-        for c in self.clusters:
-            c.dry = None  # the first pull of every step runs: the probe saw something visible
+        for i, c in enumerate(self.clusters):
+            # The first pull of a step runs unless the probe saw nothing visible in its queue
+            # (then it would be an empty round trip; an enqueue since makes it run again).
+            c.dry = self.dry_key(cap) if ahead.dry_at_start(i) else None
             while c.transitions and c.transitions[0][0] <= now:
                 _, up = c.transitions.pop(0)
                 run.set_up(c, up)
