@@ -12,6 +12,8 @@ Options (each also an environment variable, for ``make``):
 ``--bench-rate`` / ``BENCH_RATE``            enqueue rate of the latency rounds (tasks/s)
 ``--bench-rounds`` / ``BENCH_ROUNDS``        rounds per benchmark (3)
 ``--bench-warmup`` / ``BENCH_WARMUP``        untimed rounds first, in-process and floors (1)
+``--bench-month-days`` / ``BENCH_MONTH_DAYS``  simulated days of the month rows (30)
+``--bench-month-rounds`` / ``BENCH_MONTH_ROUNDS``  rounds of each month row (1)
 
 The bench database is ``<harness database>_bench`` on the server :mod:`harness.infra.database`
 resolves (``BENCH_DB_NAME`` overrides it); Redis is ``HARNESS_REDIS_URL`` or 127.0.0.1:6379/0.
@@ -57,6 +59,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-rate", type=float, default=float(_env_default("BENCH_RATE", "5")))
     group.addoption("--bench-rounds", type=int, default=int(_env_default("BENCH_ROUNDS", "3")))
     group.addoption("--bench-warmup", type=int, default=int(_env_default("BENCH_WARMUP", "1")))
+    group.addoption(
+        "--bench-month-days", type=int, default=int(_env_default("BENCH_MONTH_DAYS", "30"))
+    )
+    group.addoption(
+        "--bench-month-rounds", type=int, default=int(_env_default("BENCH_MONTH_ROUNDS", "1"))
+    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,8 @@ class BenchOptions:
     rate: float
     rounds: int
     warmup: int
+    month_days: int = 30
+    month_rounds: int = 1
 
     def timed(self, rates: list[float]) -> list[float]:
         """The measured rounds' rates (a ``run`` also records the warm-up rounds)."""
@@ -80,6 +90,21 @@ class BenchOptions:
         benchmark.pedantic(
             run, setup=setup, rounds=self.rounds, warmup_rounds=self.warmup, iterations=1
         )
+
+    @staticmethod
+    def count(benchmark: Any, run: Callable[[], Any], tasks: int, setup: Any = None) -> None:
+        """One more round, untimed, under the work counters (:mod:`harness.infra.workcount`):
+        ``extra_info["work"]``, which ``make bench-compare`` gates on. Call it after the timed
+        rounds, so caches are warm and the profiler's cost stays out of the timings."""
+        from dataclasses import asdict
+
+        from harness.infra.workcount import counting
+
+        if setup is not None:
+            setup()
+        with counting() as work:
+            run()
+        benchmark.extra_info["work"] = {"tasks": tasks, **asdict(work)}
 
 
 @pytest.fixture(scope="session")
@@ -93,8 +118,18 @@ def bench_opts(pytestconfig: pytest.Config) -> BenchOptions:
         rate=pytestconfig.getoption("bench_rate"),
         rounds=pytestconfig.getoption("bench_rounds"),
         warmup=pytestconfig.getoption("bench_warmup"),
+        month_days=pytestconfig.getoption("bench_month_days"),
+        month_rounds=pytestconfig.getoption("bench_month_rounds"),
     )
-    sizes = (opts.tasks, opts.tasks_pruned, opts.floor_tasks // 10, opts.latency_tasks, opts.rounds)
+    sizes = (
+        opts.tasks,
+        opts.tasks_pruned,
+        opts.floor_tasks // 10,
+        opts.latency_tasks,
+        opts.rounds,
+        opts.month_days,
+        opts.month_rounds,
+    )
     if min(sizes) < 1 or opts.rate <= 0 or opts.warmup < 0:
         pytest.exit(
             "benchmark sizes and rounds must be positive (floor tasks ≥ 10), warm-up ≥ 0",

@@ -6,12 +6,15 @@ Any benchmark in ``benchmarks/`` joins the table and the chart by setting, in
 * ``tasks``: tasks executed per round (tasks/s = ``tasks`` / median round time);
 * ``group``: the row group (falls back to pytest-benchmark's own ``group``, then "other");
 * optionally ``config`` (row label), ``latency_ms`` (``{"start"|"saved": {"p50"|"p95"|"p99": ms}}``)
-  and ``rounds_tasks_per_s``.
+  and ``rounds_tasks_per_s``;
+* optionally ``work``: ``{"tasks": n, "statements": …, "rows": …, "calls": …}``, the counted work
+  of one round (:mod:`harness.infra.workcount`). A row with counters in both runs is gated on
+  them (per task, ``--work-tolerance`` percent); its seconds are then shown, not gated.
 
 Commands (exit 0 ok, 1 regression, 2 bad input with one line on stderr and nothing written)::
 
     python -m benchmarks.report summary RUN.json [--md FILE] [--html FILE]
-    python -m benchmarks.report compare BASELINE.json RUN.json [--threshold 15]
+    python -m benchmarks.report compare BASELINE.json RUN.json [--threshold 15] [--work-tolerance 2]
 
 Same input, same bytes out: nothing here reads the clock.
 """
@@ -50,6 +53,8 @@ class Row:
     latency: dict[str, dict[str, float]] | None
     load1: float | None = None  # 1-minute load average when the benchmark ended
     paced: bool = False  # tasks arrived at a fixed rate: tasks/s is the offered load
+    work: dict[str, float] | None = None  # counted work per task (statements, rows, calls)
+    extra: dict[str, Any] | None = None  # the benchmark's whole extra_info, for the sections
 
     @property
     def tasks_per_s(self) -> float | None:
@@ -119,7 +124,22 @@ def _row(bench: dict[str, Any]) -> Row:
         latency=extra.get("latency_ms") or None,
         load1=float(extra["load1"]) if extra.get("load1") is not None else None,
         paced=extra.get("rate_per_s") is not None,
+        work=_work(extra.get("work")),
+        extra=dict(extra),
     )
+
+
+WORK_COUNTERS = ("statements", "rows", "calls")
+
+
+def _work(raw: Any) -> dict[str, float] | None:
+    """Counters per task from an ``extra_info["work"]`` entry (None when absent)."""
+    if not raw:
+        return None
+    units = int(raw["tasks"])
+    if units < 1:
+        raise ValueError("work.tasks must be at least 1")
+    return {k: float(raw[k]) / units for k in WORK_COUNTERS if k in raw}
 
 
 def groups(rows: Sequence[Row]) -> dict[str, list[Row]]:
@@ -156,6 +176,7 @@ HEADERS = (
     "start p50/p95/p99 ms",
     "saved p50/p95/p99 ms",
     "load",
+    "SQL / rows / calls per task",
 )
 
 
@@ -170,7 +191,14 @@ def table_cells(row: Row) -> list[str]:
         _lat(row, "start"),
         _lat(row, "saved"),
         _num(row.load1, 1),
+        _work_cell(row.work),
     ]
+
+
+def _work_cell(work: dict[str, float] | None) -> str:
+    if not work:
+        return "–"
+    return " / ".join(_num(work.get(k), 1 if k != "calls" else 0) for k in WORK_COUNTERS)
 
 
 def best_per_group(rows: Sequence[Row]) -> list[tuple[str, Row]]:
@@ -201,6 +229,7 @@ def markdown(run: Run) -> str:
         for name, row in best:
             ratio = (row.tasks_per_s or 0.0) / top if top else 0.0
             lines.append(f"| {name} | {row.label} | {_num(row.tasks_per_s, 1)} | {ratio:.3f} |")
+    lines += month_lines(run)
     lines += [
         "",
         "spread = (slowest − fastest round) / median round. Latency: enqueue→start and "
@@ -209,6 +238,48 @@ def markdown(run: Run) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+REAL_CLUSTER = "test_qcluster_drain[orm-w2-b10-q100-s1000]"  # the seed's Q_CLUSTER, real
+
+
+def month_lines(run: Run) -> list[str]:
+    """ "The month": accelerated, faithful, the sync floor, the real cluster's rate, overheads."""
+    modes = {(r.extra or {}).get("month_mode"): r for r in run.rows if r.group == "month"}
+    modes.pop(None, None)
+    if not modes:
+        return []
+    lines = [
+        "",
+        "## The month",
+        "",
+        "| row | executions | wall s | × sync floor |",
+        "|---|---:|---:|---:|",
+    ]
+    floor = modes.get("floor")
+    for mode in ("accelerated", "faithful", "floor"):
+        row = modes.get(mode)
+        if row is None:
+            continue
+        ratio = f"{row.median_s / floor.median_s:.2f}" if floor and floor.median_s else "–"
+        lines.append(f"| {row.label} | {_num(row.tasks)} | {row.median_s:.1f} | {ratio} |")
+    if floor and floor.extra:
+        lines.append(
+            f"\nSync floor: {floor.extra.get('floor_bodies_s', 0):.1f} s inside the task bodies "
+            f"(the rest: fresh database, set-up, {floor.extra.get('floor_loads', 0)} load "
+            f"arrivals); {floor.extra.get('floor_failed', 0)} bodies raised inline, "
+            f"{floor.extra.get('replay_failed', 0)} in the replay."
+        )
+    real = next((r for r in run.rows if r.name == REAL_CLUSTER), None)
+    lead = modes.get("accelerated") or next(iter(modes.values()))
+    runs, days = lead.tasks, (lead.extra or {}).get("simulated_seconds", 0) / 86400
+    if real and real.tasks_per_s and runs:
+        lines.append(
+            f"\nThe real cluster on the same Q_CLUSTER (orm-w2-b10-q100-s1000) drains no-op "
+            f"tasks at {real.tasks_per_s:,.1f} tasks/s: these {runs:,} executions would need at "
+            f"least {runs / real.tasks_per_s:,.0f} s of its time, inside {days:g} real days."
+        )
+    return lines
 
 
 def print_table(run: Run, file: Any = None) -> None:
@@ -313,16 +384,25 @@ class Verdict:
     worse_pct: float  # > 0: worse than the baseline
     regressed: bool
     overlaps: bool = False  # the two runs' rounds overlap: worse, but within the noise
+    gated: bool = True  # False: shown for information (the row is gated on counted work)
 
 
-def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
-    """Per benchmark in both runs: tasks/s (higher is better), else median time (lower is
-    better); paced runs by their median enqueue→saved latency (lower is better).
+def compare(
+    baseline: Run, current: Run, threshold_pct: float, work_tolerance_pct: float = 2.0
+) -> list[Verdict]:
+    """Per benchmark in both runs, the verdicts that decide the gate.
 
-    A regression needs both: the median worse by more than ``threshold_pct``, and no overlap
-    between the two runs' rounds (for time-based metrics: the current fastest round slower
-    than the baseline's slowest). On a noisy machine one slow round must not fail the gate; a
-    real slowdown moves every round.
+    A row with work counters in both runs is gated on them: statements, rows and calls per
+    task, each failing when more than ``work_tolerance_pct`` above the baseline. Counted work
+    does not drift with the machine's load, so the tolerance can be small; the row's seconds
+    are reported beside, ungated.
+
+    A row without counters is gated on time: tasks/s (higher is better), else median time
+    (lower is better); paced runs by their median enqueue→saved latency (lower is better). A
+    time regression needs both: the median worse by more than ``threshold_pct``, and no overlap
+    between the two runs' rounds (the current fastest round slower than the baseline's
+    slowest). On a noisy machine one slow round must not fail the gate; a real slowdown moves
+    every round.
     """
     base = {r.name: r for r in baseline.rows}
     verdicts = []
@@ -330,39 +410,69 @@ def compare(baseline: Run, current: Run, threshold_pct: float) -> list[Verdict]:
         old = base.get(row.name)
         if old is None:
             continue
-        if row.paced and _saved_p50(row) and _saved_p50(old):
-            # a paced run's tasks/s is its offered load; its latency is what can regress
-            metric, b, c = "saved p50 ms", _saved_p50(old), _saved_p50(row)
-            worse = (c - b) / b * 100
-            overlaps = False  # pooled percentiles: no per-round ranges to compare
-        elif row.tasks_per_s and old.tasks_per_s:
-            metric, b, c = "tasks/s", old.tasks_per_s, row.tasks_per_s
-            worse = (b - c) / b * 100
-            cur_range, old_range = row.range_tasks_per_s, old.range_tasks_per_s
-            overlaps = bool(cur_range and old_range and cur_range[1] >= old_range[0])
-        else:
-            metric, b, c = "median s", old.median_s, row.median_s
-            worse = (c - b) / b * 100 if b else 0.0
-            overlaps = row.min_s <= old.max_s
-        slower = worse > threshold_pct
-        verdicts.append(
-            Verdict(row.name, metric, b, c, worse, slower and not overlaps, slower and overlaps)
-        )
+        counted = bool(row.work and old.work)
+        if counted:
+            verdicts += _work_verdicts(row, old, work_tolerance_pct)
+        verdicts.append(_time_verdict(row, old, threshold_pct, gated=not counted))
     return verdicts
+
+
+def _work_verdicts(row: Row, old: Row, tolerance_pct: float) -> list[Verdict]:
+    out = []
+    for key in WORK_COUNTERS:
+        b, c = (old.work or {}).get(key), (row.work or {}).get(key)
+        if b is None or c is None:
+            continue
+        worse = (c - b) / b * 100 if b else (100.0 if c > 0 else 0.0)
+        out.append(Verdict(row.name, f"{key}/task", b, c, worse, worse > tolerance_pct))
+    return out
+
+
+def _time_verdict(row: Row, old: Row, threshold_pct: float, gated: bool) -> Verdict:
+    if row.paced and _saved_p50(row) and _saved_p50(old):
+        # a paced run's tasks/s is its offered load; its latency is what can regress
+        metric, b, c = "saved p50 ms", _saved_p50(old), _saved_p50(row)
+        worse = (c - b) / b * 100
+        overlaps = False  # pooled percentiles: no per-round ranges to compare
+    elif row.tasks_per_s and old.tasks_per_s:
+        metric, b, c = "tasks/s", old.tasks_per_s, row.tasks_per_s
+        worse = (b - c) / b * 100
+        cur_range, old_range = row.range_tasks_per_s, old.range_tasks_per_s
+        overlaps = bool(cur_range and old_range and cur_range[1] >= old_range[0])
+    else:
+        metric, b, c = "median s", old.median_s, row.median_s
+        worse = (c - b) / b * 100 if b else 0.0
+        overlaps = row.min_s <= old.max_s
+    slower = worse > threshold_pct
+    return Verdict(
+        row.name, metric, b, c, worse, gated and slower and not overlaps, slower and overlaps, gated
+    )
+
+
+def noise(run: Run) -> Row | None:
+    """The run's machine-noise row (``benchmarks/test_noise.py``), if it ran."""
+    return next((r for r in run.rows if r.group == "machine-noise"), None)
 
 
 def _saved_p50(row: Row) -> float:
     return float((row.latency or {}).get("saved", {}).get("p50") or 0.0)
 
 
-def print_compare(verdicts: Sequence[Verdict], threshold_pct: float, file: Any = None) -> None:
+def print_compare(
+    verdicts: Sequence[Verdict],
+    threshold_pct: float,
+    file: Any = None,
+    work_tolerance_pct: float = 2.0,
+    noise_rows: tuple[Row | None, Row | None] = (None, None),
+) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     table = Table(
-        title=f"Against the baseline (fail when worse by more than {threshold_pct:g} % "
-        "and every round slower than the baseline's slowest)"
+        title=f"Against the baseline (counted work: fail above +{work_tolerance_pct:g} % per "
+        f"task; time, for rows without counters: fail when worse by more than "
+        f"{threshold_pct:g} % and every round slower than the baseline's slowest)"
     )
     for header in ("benchmark", "metric", "baseline", "current", "worse by", "verdict"):
         table.add_column(header, justify="left" if header in ("benchmark", "metric") else "right")
@@ -373,11 +483,26 @@ def print_compare(verdicts: Sequence[Verdict], threshold_pct: float, file: Any =
             f"{v.baseline:,.3f}",
             f"{v.current:,.3f}",
             f"{v.worse_pct:+.1f} %",
-            "[red]REGRESSION[/red]"
-            if v.regressed
-            else ("ok (rounds overlap)" if v.overlaps else "ok"),
+            _verdict_cell(v),
         )
-    Console(file=file or sys.stdout, width=160).print(table)
+    console = Console(file=file or sys.stdout, width=160)
+    console.print(table)
+    base_noise, cur_noise = noise_rows
+    if base_noise or cur_noise:
+        spread = "; ".join(
+            f"{name} {r.spread_pct:.1f} % spread, {_num(r.tasks_per_s, 1)} units/s"
+            for name, r in (("baseline", base_noise), ("this run", cur_noise))
+            if r is not None
+        )
+        console.print(f"machine noise (seconds move this much on their own): {spread}")
+
+
+def _verdict_cell(v: Verdict) -> str:
+    if not v.gated:
+        return "info (gated on work)"
+    if v.regressed:
+        return "[red]REGRESSION[/red]"
+    return "ok (rounds overlap)" if v.overlaps else "ok"
 
 
 # -- command line -------------------------------------------------------------------------------
@@ -399,6 +524,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("baseline")
     c.add_argument("run")
     c.add_argument("--threshold", type=float, default=15.0, help="percent (default 15)")
+    c.add_argument(
+        "--work-tolerance",
+        type=float,
+        default=2.0,
+        help="percent more counted work per task that still passes (default 2)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.cmd == "summary":
@@ -407,21 +538,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ReportError(f"{args.run}: no benchmarks in this run")
             md, page = markdown(run), html_page(run)
             print_table(run)
+            for line in month_lines(run):
+                print(line.replace("**", ""))
             for path, text in ((args.md, md), (args.html, page)):
                 if path:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(text)
                     print(f"wrote {path}")
             return 0
-        if args.threshold < 0:
-            raise ReportError("--threshold must not be negative")
-        verdicts = compare(load(args.baseline), load(args.run), args.threshold)
+        if args.threshold < 0 or args.work_tolerance < 0:
+            raise ReportError("--threshold and --work-tolerance must not be negative")
+        base_run, cur_run = load(args.baseline), load(args.run)
+        verdicts = compare(base_run, cur_run, args.threshold, args.work_tolerance)
         if not verdicts:
             raise ReportError(f"{args.baseline} and {args.run} share no benchmark")
-        print_compare(verdicts, args.threshold)
-        bad = [v.name for v in verdicts if v.regressed]
+        print_compare(
+            verdicts,
+            args.threshold,
+            work_tolerance_pct=args.work_tolerance,
+            noise_rows=(noise(base_run), noise(cur_run)),
+        )
+        bad = sorted({f"{v.name} ({v.metric})" for v in verdicts if v.regressed})
         if bad:
-            print(f"{len(bad)} regression(s) beyond {args.threshold:g} %: {', '.join(bad)}")
+            print(f"{len(bad)} regression(s): {', '.join(bad)}")
             return 1
         return 0
     except ReportError as exc:

@@ -101,6 +101,7 @@ def test_replay_drain(benchmark, bench_opts) -> None:
         colocated_cpu=state["sim"].colocation.cpu if state["sim"].colocation else None,
         rounds_tasks_per_s=[round(r, 1) for r in bench_opts.timed(rates)],
     )
+    bench_opts.count(benchmark, run, n, setup)
 
 
 @pytest.mark.benchmark(group="replay-30-days")
@@ -125,6 +126,7 @@ def test_replay_30_days(benchmark, bench_opts) -> None:
         compression=round(30 * 86400 / median),
         rounds_tasks_per_s=[round(runs / r.wall, 1) for r in results],
     )
+    bench_opts.count(benchmark, run, runs)
 
 
 @pytest.mark.benchmark(group="clock-engine")

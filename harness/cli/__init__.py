@@ -79,6 +79,7 @@ _SUBCOMMAND_MODULES: list[str] = [
     "harness.cli.scenarios",
     "harness.cli.explore",
     "harness.cli.fakes",
+    "harness.cli.sweep",
 ]
 """A new command is a module with ``register(sub)`` listed here."""
 

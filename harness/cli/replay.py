@@ -7,7 +7,8 @@
 * ``harness gate [SCENARIO ...] [--update]`` replays each scenario (all shipped ones by default)
   up to its ``gate_until`` and compares the timeline with its golden file, printing the first
   divergence with context; ``--update`` rewrites the goldens deliberately. Exit 1 when a
-  timeline diverges or a check fails.
+  timeline diverges or a check fails. ``-n auto`` replays them in parallel on pytest-xdist
+  (:mod:`harness.run.parallel`), each on its own database: the same timelines, the same verdicts.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("--update", action="store_true", help="rewrite the golden files")
     gate.add_argument("--settings", default=None, help="Django settings module (overrides)")
     gate.add_argument("--database", choices=("project", "harness"), default=None)
+    gate.add_argument(
+        "-n",
+        dest="workers",
+        default=None,
+        help="replay the scenarios in parallel on pytest-xdist (a number, or auto)",
+    )
+    gate.add_argument("--out", default=None, help="with -n: where the runs go (reports/gate)")
     gate.set_defaults(handler=cmd_gate)
 
 
@@ -88,48 +96,103 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_gate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.record.timeline import first_divergence
-    from harness.run import runner
     from harness.scenario import read, shipped
 
     console = Console()
     refs = args.scenarios or list(shipped())
     scenarios = [(ref, read(ref)) for ref in refs]  # every file is validated before any run
+    runs = _gate_parallel(args, scenarios) if args.workers else _gate_serial(args, scenarios)
     failures = 0
+    for (ref, scenario), (timeline, failed) in zip(scenarios, runs, strict=True):
+        failures += _gate_one(
+            console, args.update, golden_for(ref, scenario), scenario, timeline, failed
+        )
+    return 1 if failures else 0
+
+
+GateRun = tuple[str | None, list[tuple[str, str]]]  # timeline text (None: no run), failed checks
+
+
+def _gate_serial(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -> list[GateRun]:
+    from harness.run import runner
+
+    out: list[GateRun] = []
     for ref, scenario in scenarios:
         until = scenario.start + scenario.gate_until if scenario.gate_until else None
         result = runner.run(
             scenario, until=until, settings=args.settings, database=args.database, ref=ref
         )
-        golden = golden_for(ref, scenario)
-        actual = result.timeline.dumps().splitlines()
-        checks = "" if result.ok else f"; {len(result.failed)} check(s) failed"
-        if args.update:
-            golden.parent.mkdir(parents=True, exist_ok=True)
-            golden.write_text(result.timeline.dumps(), encoding="utf-8")
-            console.print(
-                f"[bold]{scenario.name}[/]: golden written ({len(actual)} events){checks}"
-            )
-            failures += 0 if result.ok else 1
+        out.append((result.timeline.dumps(), [(v.name, v.message) for v in result.failed]))
+    return out
+
+
+def _gate_parallel(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -> list[GateRun]:
+    """Every scenario as one pytest-xdist item (harness.run.parallel); the same timelines."""
+    from harness.cli.sweep import workers_value
+    from harness.run.parallel import Job, run_jobs
+
+    workers = workers_value(args.workers)
+    folder = Path(args.out or Path("reports") / "gate")
+    jobs = [
+        Job(
+            id=f"{i:03d}-{scenario.name}",
+            ref=ref,
+            out=str((folder / f"{i:03d}-{scenario.name}.json").resolve()),
+            until=(scenario.start + scenario.gate_until).isoformat()
+            if scenario.gate_until
+            else None,
+            settings=args.settings,
+            database=args.database,
+        )
+        for i, (ref, scenario) in enumerate(scenarios)
+    ]
+    out: list[GateRun] = []
+    for outcome in run_jobs(jobs, folder, workers=workers):
+        if outcome.error:
+            out.append((None, [("replay", outcome.error)]))
             continue
-        if not golden.exists():
-            console.print(f"[red]✘ {scenario.name}[/]: no golden at {golden} (run with --update)")
-            failures += 1
-            continue
-        expected = golden.read_text(encoding="utf-8").splitlines()
-        div = first_divergence(expected, actual)
-        if div is None and result.ok:
-            console.print(f"[green]✔ {scenario.name}[/]: {len(actual)} events match the golden")
-            continue
-        failures += 1
-        if div is None:
-            console.print(f"[red]✘ {scenario.name}[/]: timeline matches{checks}")
-            for v in result.failed:
-                console.print(f"    {v.name}: {v.message}", markup=False)
-            continue
-        console.print(f"[red]✘ {scenario.name}[/]: diverges at line {div.line} of {golden}{checks}")
-        for line in div.context:
-            console.print(f"    {line}", markup=False, highlight=False)
-        console.print(f"  - {div.expected or '<end of golden>'}", style="red", markup=False)
-        console.print(f"  + {div.actual or '<end of run>'}", style="green", markup=False)
-    return 1 if failures else 0
+        timeline = outcome.job.timeline_path.read_text(encoding="utf-8")
+        out.append((timeline, outcome.messages))
+    return out
+
+
+def _gate_one(
+    console: Any,
+    update: bool,
+    golden: Path,
+    scenario: Any,
+    timeline: str | None,
+    failed: list[tuple[str, str]],
+) -> int:
+    """Print one scenario's gate line; 1 when it fails."""
+    from harness.record.timeline import first_divergence
+
+    checks = "" if not failed else f"; {len(failed)} check(s) failed"
+    if timeline is None:
+        console.print(f"[red]✘ {scenario.name}[/]: the replay did not finish: {failed[0][1]}")
+        return 1
+    actual = timeline.splitlines()
+    if update:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(timeline, encoding="utf-8")
+        console.print(f"[bold]{scenario.name}[/]: golden written ({len(actual)} events){checks}")
+        return 1 if failed else 0
+    if not golden.exists():
+        console.print(f"[red]✘ {scenario.name}[/]: no golden at {golden} (run with --update)")
+        return 1
+    expected = golden.read_text(encoding="utf-8").splitlines()
+    div = first_divergence(expected, actual)
+    if div is None and not failed:
+        console.print(f"[green]✔ {scenario.name}[/]: {len(actual)} events match the golden")
+        return 0
+    if div is None:
+        console.print(f"[red]✘ {scenario.name}[/]: timeline matches{checks}")
+        for name, message in failed:
+            console.print(f"    {name}: {message}", markup=False)
+        return 1
+    console.print(f"[red]✘ {scenario.name}[/]: diverges at line {div.line} of {golden}{checks}")
+    for line in div.context:
+        console.print(f"    {line}", markup=False, highlight=False)
+    console.print(f"  - {div.expected or '<end of golden>'}", style="red", markup=False)
+    console.print(f"  + {div.actual or '<end of run>'}", style="green", markup=False)
+    return 1

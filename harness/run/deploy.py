@@ -66,22 +66,29 @@ def _wants_fakes(fn: Callable[..., Any]) -> bool:
         return False
 
 
-def schedule_loads(
-    sim: Any, scenario: Scenario, resolved: dict[str, Callable[..., Any]], seed: int
-) -> None:
-    """Every load's arrivals, at their seeded virtual times (``sim.at``)."""
+def load_arrivals(
+    scenario: Scenario, resolved: dict[str, Callable[..., Any]], seed: int
+) -> list[tuple[Any, str, Callable[..., Any], list[Any], dict[str, Any]]]:
+    """Every load's arrivals as ``(at, load name, function, args, kwargs)``, in load order."""
     from harness.scenario.arrivals import arrivals, fields_for, render
 
+    out = []
     for spec in scenario.loads:
         fn = resolved[spec.call]
         for arrival in arrivals(spec, scenario, seed):
             fields = fields_for(spec, arrival, scenario, seed)
-            sim.at(
-                arrival.at,
-                _arrive(sim, spec.name, fn),
-                render(spec.args, fields),
-                render(spec.kwargs, fields),
+            out.append(
+                (arrival.at, spec.name, fn, render(spec.args, fields), render(spec.kwargs, fields))
             )
+    return out
+
+
+def schedule_loads(
+    sim: Any, scenario: Scenario, resolved: dict[str, Callable[..., Any]], seed: int
+) -> None:
+    """Every load's arrivals, at their seeded virtual times (``sim.at``)."""
+    for at, name, fn, args, kwargs in load_arrivals(scenario, resolved, seed):
+        sim.at(at, _arrive(sim, name, fn), args, kwargs)
 
 
 def _arrive(sim: Any, name: str, fn: Callable[..., Any]) -> Callable[[list, dict], None]:

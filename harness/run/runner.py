@@ -167,11 +167,24 @@ def _simulate(
     from harness.run import fakes as fake_mounts
     from harness.run.deploy import deploy, schedule_loads
     from harness.run.snapshot import schedules as snapshot_schedules
+
+    sim = simulation_for(scenario, seed, faithful)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
+        ledger, built, rules = fake_mounts.mount(scenario, sim, rsps, seed)
+        deploy(sim, scenario, resolved, built)
+        setup_schedules = snapshot_schedules()
+        schedule_loads(sim, scenario, resolved, seed)
+        end = _advance(sim, scenario, end, progress)
+        return _record(sim, scenario, seed, end, ledger, built, rules, logs, setup_schedules)
+
+
+def simulation_for(scenario: Scenario, seed: int, faithful: bool = False) -> Any:
+    """The (unopened) :class:`~harness.sim.simulation.Simulation` a replay of ``scenario`` runs."""
     from harness.sim.cluster import Durations
     from harness.sim.simulation import Simulation
 
     durations = Durations(scenario.durations_default, dict(scenario.durations), seed=seed)
-    sim = Simulation(
+    return Simulation(
         scenario.start,
         _cluster_specs(scenario),
         seed=seed,
@@ -181,13 +194,6 @@ def _simulate(
         lock_helpers=scenario.lock_helpers,
         faithful=faithful,
     )
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
-        ledger, built, rules = fake_mounts.mount(scenario, sim, rsps, seed)
-        deploy(sim, scenario, resolved, built)
-        setup_schedules = snapshot_schedules()
-        schedule_loads(sim, scenario, resolved, seed)
-        end = _advance(sim, scenario, end, progress)
-        return _record(sim, scenario, seed, end, ledger, built, rules, logs, setup_schedules)
 
 
 def _advance(

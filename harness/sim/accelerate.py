@@ -1,11 +1,13 @@
 """Accelerations: where django-q2's code path is expensive and its result can be had cheaper.
 
-Each one replaces *cost*, never *behaviour*: the same rows are read, locked, written and
-deleted, with the same effect. Each is installed through :class:`harness.patching.Patches`
-(reversible, with its reason), applies only to the call site it names (checked by the caller's
-code object), and is off under ``Simulation(faithful=True)`` / ``harness replay --faithful``;
-``tests/harness/test_accelerations.py`` replays every shipped scenario both ways (and a prune at
-its limit) and compares the timeline bytes and the end-of-run rows of every django-q2 table.
+Each one replaces *cost*, never *behaviour*: the same rows are read, written and deleted, with
+the same effect; row locks are skipped only where nothing could ever contend for them (a
+simulation is one thread on one connection). Each is installed through
+:class:`harness.patching.Patches` (reversible, with its reason), applies only to the call site
+it names (checked by the caller's code object), and is off under ``Simulation(faithful=True)`` /
+``harness replay --faithful``; ``tests/harness/test_accelerations.py`` replays every shipped
+scenario both ways (and a prune at its limit) and compares the timeline bytes and the end-of-run
+rows of every django-q2 table.
 :data:`DESCRIPTIONS` is the list docs/driver.md shows.
 """
 
@@ -22,8 +24,9 @@ DESCRIPTIONS = (
         "the save_limit count",
         "monitor.save_task lists every Success row as a model instance (unpickling args, "
         "kwargs, result) under select_for_update, only to count them",
-        "SELECT count(*) FROM (SELECT 1 ... FOR UPDATE): the same rows locked, counted in the "
-        "database",
+        "SELECT count(*) FROM (SELECT id ...): the same rows counted in the database, without "
+        "FOR UPDATE: a simulation is one thread on one connection, and while save_task runs "
+        "nothing else can ask for those rows, so their locks could never be contended",
     ),
     (
         "the save_limit delete",
@@ -55,7 +58,7 @@ class _Row:
 
 
 class _Counted:
-    """The prune's locked rows: iterating yields as many placeholders as rows were locked."""
+    """The prune's rows: iterating yields as many placeholders as there are rows."""
 
     def __init__(self, queryset: Any) -> None:
         self._queryset = queryset
@@ -93,10 +96,9 @@ class SaveTaskAccelerations:
             """Success rows, as the prune reads them: counted, and the oldest by id only."""
 
             def select_for_update(self, *args: Any, **kwargs: Any) -> Any:
-                locked = super().select_for_update(*args, **kwargs)
                 if sys._getframe(1).f_code is save_task_code:
-                    return _Counted(locked)
-                return locked
+                    return _Counted(self)  # counted, not locked (DESCRIPTIONS[0])
+                return super().select_for_update(*args, **kwargs)
 
             def last(self) -> Any:
                 if sys._getframe(1).f_code is not save_task_code:

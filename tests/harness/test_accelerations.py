@@ -88,3 +88,16 @@ def test_the_prune_at_its_limit_deletes_the_same_rows(django_db_blocker):
     assert fast_timeline == slow_timeline
     assert len(fast["django_q_task"]) == 5  # pruned down to the limit …
     assert fast == slow  # … keeping the same five rows
+
+
+def test_docs_list_every_acceleration():
+    """docs/driver.md's table is the list in code (a new acceleration is documented or fails)."""
+    from pathlib import Path
+
+    from harness.sim.accelerate import DESCRIPTIONS
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "driver.md").read_text()
+    section = page.split("## Accelerations, proven equal", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| the ")]
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [d[0] for d in DESCRIPTIONS]
+    assert "--faithful" in page and "faithful=True" in page

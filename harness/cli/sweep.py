@@ -1,0 +1,111 @@
+"""``harness sweep SCENARIO --seeds 1..200``: one scenario over many seeds, in parallel.
+
+Each seed is one replay on pytest-xdist (:mod:`harness.run.parallel`): ``-n auto`` uses every
+local CPU, ``--tx`` sends replays to other hosts (each needs the project and the harness
+installed; see docs/scenarios.md). Every seed's run JSON and timeline land in ``--out``; the
+command prints the failing seeds with the command that reproduces each one alone, and exits 1
+when any seed failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+DEFAULT_OUT = Path("reports") / "sweep"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser("sweep", help="replay one scenario over many seeds, in parallel")
+    sweep.add_argument("scenario", help="a shipped scenario name or a path to a .toml file")
+    sweep.add_argument("--seeds", required=True, help="seeds: 1..200, 3,7,9 or a mix")
+    sweep.add_argument(
+        "--until",
+        default=None,
+        help="end of each replay: an offset (6h), an ISO time, or 'gate' (the gate horizon)",
+    )
+    sweep.add_argument("-n", dest="workers", default="auto", help="local workers (default auto)")
+    sweep.add_argument(
+        "--tx", action="append", default=[], help="pytest-xdist gateway spec (repeatable)"
+    )
+    sweep.add_argument("--out", default=None, help=f"output folder (default {DEFAULT_OUT}/NAME)")
+    sweep.add_argument("--settings", default=None, help="Django settings module (overrides)")
+    sweep.add_argument("--database", choices=("project", "harness"), default=None)
+    sweep.set_defaults(handler=cmd_sweep)
+
+
+def until_text(value: str | None, scenario: Any, where: str) -> str | None:
+    """``--until`` as the ISO instant each replay ends at (validated here, before any run)."""
+    from harness.scenario import parse_until
+
+    if value == "gate":
+        if not scenario.gate_until:
+            raise HarnessError(f"{where} gate: {scenario.name} has no gate_until")
+        return (scenario.start + scenario.gate_until).isoformat()
+    until = parse_until(value, scenario, where=where)
+    return until.isoformat() if until else None
+
+
+def workers_value(text: str) -> str:
+    if text == "auto" or (text.isdigit() and int(text) > 0):
+        return text
+    raise HarnessError(f"-n {text!r}: a number of workers (1, 2, …) or auto")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from harness.run.parallel import Job, parse_seeds, run_jobs
+    from harness.scenario import read
+
+    scenario = read(args.scenario)
+    seeds = parse_seeds(args.seeds)
+    until = until_text(args.until, scenario, "--until")
+    workers = workers_value(args.workers)
+    out = Path(args.out) if args.out else DEFAULT_OUT / scenario.name
+    if out.exists() and not out.is_dir():
+        raise HarnessError(f"--out {out}: exists and is not a folder")
+    jobs = [
+        Job(
+            id=f"seed-{seed}",
+            ref=args.scenario,
+            out=str((out / f"seed-{seed}.json").resolve()),
+            seed=seed,
+            until=until,
+            settings=args.settings,
+            database=args.database,
+        )
+        for seed in seeds
+    ]
+    t0 = time.monotonic()
+    outcomes = run_jobs(jobs, out, workers=workers, tx=args.tx)
+    return print_sweep(scenario.name, outcomes, time.monotonic() - t0, out)
+
+
+def print_sweep(name: str, outcomes: list[Any], wall: float, out: Path) -> int:
+    """The failing seeds with their reproduce commands; exit 1 when any seed failed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    bad = [o for o in outcomes if not o.ok]
+    if bad:
+        table = Table(title=f"{name}: failing seeds")
+        table.add_column("seed", justify="right")
+        table.add_column("failed", overflow="fold")
+        for o in bad:
+            table.add_row(str(o.job.seed), o.error or ", ".join(o.failed))
+        console.print(table)
+        console.print("reproduce one alone:", style="bold")
+        for o in bad:  # whole lines, never wrapped: they are for copy and paste
+            command = o.command or f"harness replay {o.job.ref} --seed {o.job.seed}"
+            console.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"{name}: {len(outcomes)} seeds, {len(outcomes) - len(bad)} passed, {len(bad)} failed "
+        f"in {wall:.1f} s; runs and timelines in {out}",
+        markup=False,
+        highlight=False,
+    )
+    return 1 if bad else 0
