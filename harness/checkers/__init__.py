@@ -27,6 +27,7 @@ _MODULES = (
     "schedule_adherence",
     "retry_discipline",
     "queue_bound",
+    "task_metrics",
     "enqueue_contract",
     "secrets",
     "audit",

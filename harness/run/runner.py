@@ -145,7 +145,7 @@ def replay_here(
     resolved = resolve_paths(scenario)
     seed = scenario.seed if seed is None else seed
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
-    with captured_logs() as logs:
+    with captured_logs() as logs, _overridden(scenario):
         record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
     _, verdicts = judge_record(record)
     command = reproduce_command(scenario, seed, until, settings=_current_settings())
@@ -176,6 +176,18 @@ def _simulate(
         schedule_loads(sim, scenario, resolved, seed)
         end = _advance(sim, scenario, end, progress)
         return _record(sim, scenario, seed, end, ledger, built, rules, logs, setup_schedules)
+
+
+@contextlib.contextmanager
+def _overridden(scenario: Scenario) -> Iterator[None]:
+    """The scenario's ``[override_settings]`` for the replay, restored after it."""
+    if not scenario.settings_overrides:
+        yield
+        return
+    from django.test.utils import override_settings
+
+    with override_settings(**scenario.settings_overrides):
+        yield
 
 
 def simulation_for(scenario: Scenario, seed: int, faithful: bool = False) -> Any:
@@ -264,15 +276,29 @@ def _record(
 
 
 def _cluster_specs(scenario: Scenario) -> list[Any]:
-    from harness.sim.cluster import ClusterSpec
+    """The project's cluster (``[cluster]``), then each ``[[clusters]]`` entry: ``Q_CLUSTER``
+    with the name's ``ALT_CLUSTERS`` entry applied (as ``Q_CLUSTER_NAME=<name>`` does), then
+    the scenario's overrides."""
+    from django.conf import settings
 
+    from harness.sim.cluster import SETTINGS, ClusterSpec
+
+    fields = {s.field for s in SETTINGS}
+    alt = (getattr(settings, "Q_CLUSTER", None) or {}).get("ALT_CLUSTERS") or {}
     overrides = dict(scenario.cluster)
     if scenario.downtime:
         overrides["downtime"] = list(scenario.downtime)
-    try:
-        return [ClusterSpec.from_conf(**overrides)]
-    except TypeError as exc:
-        raise ScenarioError(scenario.source, "cluster", str(exc)) from None
+    tables = [("cluster", overrides)]
+    for i, named in enumerate(scenario.clusters):
+        own = {k: v for k, v in (alt.get(named["name"]) or {}).items() if k in fields}
+        tables.append((f"clusters[{i}]", {**own, **named}))
+    specs = []
+    for where, values in tables:
+        try:
+            specs.append(ClusterSpec.from_conf(**values))
+        except TypeError as exc:
+            raise ScenarioError(scenario.source, where, str(exc)) from None
+    return specs
 
 
 def _current_settings() -> str | None:

@@ -93,6 +93,8 @@ class Scenario:
     seed: int = 0
     setup: list[SetupStep] = field(default_factory=list)
     cluster: dict[str, Any] = field(default_factory=dict)  # ClusterSpec overrides
+    clusters: list[dict[str, Any]] = field(default_factory=list)  # [[clusters]]: named ones
+    settings_overrides: dict[str, Any] = field(default_factory=dict)  # [override_settings]
     downtime: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
     durations_default: float = 0.0
     durations: dict[str, float | tuple[float, float]] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.durations import parse_duration
+from harness.scenario.clusters import parse_cluster, parse_named_clusters, parse_settings
 from harness.scenario.model import (
     FAKE_KINDS,
     SHAPES,
@@ -67,7 +68,9 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
     if scenario.gate_until is not None and scenario.gate_until > duration:
         r.fail("is beyond the scenario's duration", "gate_until")
     scenario.setup = _parse_setup(r, r.get("setup", list, default=[]))
-    _parse_cluster(r.table("cluster"), scenario)
+    parse_cluster(r.table("cluster"), scenario)
+    parse_named_clusters(r, r.get("clusters", list, default=[]), scenario)
+    parse_settings(r.table("override_settings"), scenario)
     _parse_durations(r.table("durations"), scenario)
     scenario.loads = _parse_loads(r, r.get("load", list, default=[]), time_zone)
     scenario.fakes = _parse_fakes(r.table("fakes"), scenario)
@@ -142,36 +145,6 @@ def _parse_setup(r: OptionsReader, items: list[Any]) -> list[SetupStep]:
         )
         t.done()
     return steps
-
-
-def _parse_cluster(t: OptionsReader, scenario: Scenario) -> None:
-    """``[cluster]``: any setting of :data:`harness.sim.cluster.SETTINGS`, plus ``downtime``."""
-    import math
-
-    from harness.sim.cluster import SETTINGS
-
-    for setting in SETTINGS:
-        key = setting.field
-        if not t.has(key):
-            continue
-        value = t.get(key, setting.kinds)
-        if isinstance(value, float) and not math.isfinite(value):
-            t.fail(f"must be a finite number, got {value}", key)
-        low = setting.minimum
-        if low is not None and not isinstance(value, bool) and value < low:
-            t.fail(f"must be at least {low:g}, got {value}", key)
-        scenario.cluster[key] = value
-    for i, item in enumerate(t.get("downtime", list, default=[])):
-        d = OptionsReader(t.source, item, t.path("downtime") + f"[{i}]")
-        begin = _offset_or_instant(d, "start", d.get("start", None, required=True), None)
-        end = _offset_or_instant(d, "end", d.get("end", None, required=True), None)
-        d.done()
-        a = scenario.start + begin if isinstance(begin, dt.timedelta) else begin
-        b = scenario.start + end if isinstance(end, dt.timedelta) else end
-        if b <= a:
-            d.fail("end must be after start", "end")
-        scenario.downtime.append((a, b))
-    t.done()
 
 
 def _parse_durations(t: OptionsReader, scenario: Scenario) -> None:

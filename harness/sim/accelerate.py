@@ -5,9 +5,9 @@ the same effect; row locks are skipped only where nothing could ever contend for
 simulation is one thread on one connection). Each is installed through
 :class:`harness.patching.Patches` (reversible, with its reason), applies only to the call site
 it names (checked by the caller's code object), and is off under ``Simulation(faithful=True)`` /
-``harness replay --faithful``; ``tests/harness/test_accelerations.py`` replays every shipped
-scenario both ways (and a prune at its limit) and compares the timeline bytes and the end-of-run
-rows of every django-q2 table.
+``harness replay --faithful``; ``tests/scenarios/test_shipped.py`` replays every shipped
+scenario both ways (``test_accelerations.py`` a prune at its limit) and compares the timeline
+bytes and the end-of-run rows of every django-q2 table.
 :data:`DESCRIPTIONS` is the list docs/driver.md shows.
 """
 

@@ -113,18 +113,52 @@ def seed(
 def new_order(n: int, plan: str = "Starter") -> str:
     """A new hosting order: customer, pending service and subscription, then provisioning is
     queued through the platform's own wrapper (one broker message per order)."""
+    return _order(_customer(n, "pm_card_visa", "order"), f"order{n}", plan)
+
+
+def reseller() -> Any:
+    """The reseller customer (created on first use; a setup step can create it first, so its
+    id, and with it its task group ``customer-<id>``, is known)."""
+    from apps.customers.models import Customer
+
+    found = Customer.objects.filter(email="reseller@customers.praho.test").first()
+    if found is not None:
+        return found
+    now = timezone.now()
+    return Customer.objects.create(
+        name="Reseller Ltd",
+        email="reseller@customers.praho.test",
+        created_at=now,
+        last_login_at=now,
+        stripe_payment_method_id="pm_card_visa",
+    )
+
+
+def reseller_order(n: int, plan: str = "Starter") -> str:
+    """Account ``n`` of one reseller's bulk order: every account belongs to the same customer
+    (the tenant-burst scenario: 500 of these at 10:00)."""
+    return _order(reseller(), f"reseller{n}", plan)
+
+
+def legacy_import(n: int) -> list[str]:
+    """One record of a bulk import from the legacy system (low-priority work)."""
+    from apps.customers.tasks import import_legacy_customers_async
+
+    record = {"email": f"legacy{n}@import.praho.test", "name": f"Legacy customer {n}"}
+    return import_legacy_customers_async([record])
+
+
+def _order(customer: Any, name: str, plan: str) -> str:
     from apps.billing.models import Subscription
     from apps.provisioning.models import HostingService
     from apps.provisioning.virtualmin_tasks import provision_virtualmin_account_async
 
-    server = _server()
-    customer = _customer(n, "pm_card_visa", "order")
     now = timezone.now()
     service = HostingService.objects.create(
         customer=customer,
-        server=server,
-        domain=f"order{n}.praho-shop.ro",
-        username=f"order{n}",
+        server=_server(),
+        domain=f"{name}.praho-shop.ro",
+        username=name,
         plan=plan,
         created_at=now,
         updated_at=now,

@@ -143,6 +143,20 @@ def test_make_dev_serves_admin_runs_a_provisioning_task_and_stops_cleanly(fresh_
         ).json()
         assert [d["name"] for d in listing["data"]] == ["demo-shop.ro"]
         assert "✅ [Provisioning] Create demo-shop.ro successful" in log.read_text()
+
+        # the dashboard URL printed on start serves the staff page with the task just run
+        dash = re.search(r"Task dashboard on (\S+)", out.read_text()).group(1)
+        assert dash == f"http://127.0.0.1:{port}/ops/dashboard/"
+        session = requests.Session()
+        session.get(login, timeout=5)
+        form = {"username": "admin", "password": "admin", "next": "/ops/dashboard/"}
+        form["csrfmiddlewaretoken"] = session.cookies["csrftoken"]
+        page = session.post(login, data=form, timeout=10)
+        assert page.status_code == 200 and page.url == dash
+        assert (
+            'data-func="apps.provisioning.virtualmin_tasks.provision_virtualmin_account"'
+            in page.text
+        )
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGINT)  # what Ctrl+C in the terminal does

@@ -1,55 +1,14 @@
-"""Accelerations are proven equal: every shipped scenario, replayed to its golden horizon with
-and without them (``faithful``), gives the same timeline bytes and the same end-of-run rows in
-every django-q2 table (docs/driver.md lists each acceleration and why it is equal)."""
+"""Accelerations are proven equal. Every shipped scenario is replayed with and without them by
+``tests/scenarios/test_shipped.py`` (same timeline bytes, same rows in every django-q2 table);
+here the prune is driven to its limit, and docs/driver.md is checked to list each one."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.scenario import read, shipped
+from tests.scenarios.test_shipped import _django_q_rows
 
 pytestmark = pytest.mark.dbpath
-
-
-def _django_q_rows() -> dict[str, list[tuple]]:
-    """Every row of every django-q2 table, in id order (raw values: pickles as stored)."""
-    from django.apps import apps
-    from django.db import connection
-
-    out = {}
-    for model in apps.get_app_config("django_q").get_models():
-        if model._meta.proxy:
-            continue
-        table = connection.ops.quote_name(model._meta.db_table)
-        with connection.cursor() as cur:
-            cur.execute(f"SELECT * FROM {table} ORDER BY 1")
-            out[model._meta.db_table] = [tuple(row) for row in cur.fetchall()]
-    return out
-
-
-def _replay(name: str, faithful: bool) -> tuple[str, dict[str, list[tuple]]]:
-    from harness.infra.freshdb import fresh_database
-    from harness.run import runner
-
-    scenario = read(name)
-    until = scenario.start + scenario.gate_until if scenario.gate_until else None
-    runner.ensure_django(None, scenario)
-    with fresh_database():
-        result = runner.replay_here(scenario, until=until, faithful=faithful)
-        rows = _django_q_rows()
-    return result.timeline.dumps(), rows
-
-
-@pytest.mark.parametrize("name", list(shipped()))
-def test_accelerated_and_faithful_replays_are_identical(name, django_db_blocker):
-    with django_db_blocker.unblock():
-        fast_timeline, fast_rows = _replay(name, faithful=False)
-        slow_timeline, slow_rows = _replay(name, faithful=True)
-    assert fast_timeline == slow_timeline
-    assert fast_rows.keys() == slow_rows.keys()
-    for table in fast_rows:
-        assert fast_rows[table] == slow_rows[table], table
-    assert fast_rows["django_q_task"], "the comparison must cover saved results"
 
 
 def test_the_prune_at_its_limit_deletes_the_same_rows(django_db_blocker):

@@ -10,3 +10,8 @@ class CommonConfig(AppConfig):
     # Read by ``setup_all_tasks``: every app that owns schedules declares these two.
     schedule_prefix = "common-"
     setup_tasks = "apps.common.tasks.setup_common_scheduled_tasks"
+
+    def ready(self) -> None:
+        from apps.common import metrics
+
+        metrics.connect()  # a TaskRun row per execution (the dashboard's and /ops/metrics')

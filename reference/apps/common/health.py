@@ -1,8 +1,9 @@
-"""The seed's "Health Check Dashboard" and "Task Metrics", as one staff-only JSON view.
+"""Task health as one staff-only JSON view (``GET /ops/health/``); the dashboard
+(``/ops/dashboard/``, :mod:`apps.common.dashboard`) renders the same snapshot for people.
 
-``GET /ops/health/`` answers what an operator asks first: are the schedules alive (next run,
-last result), how deep is each queue, how many tasks failed lately, which provisioning jobs
-and servers need a look. The Django admin (``/admin/django_q/``) stays the place for details.
+It answers what an operator asks first: are the schedules alive (next run, last result), how
+deep is each queue, how many tasks failed lately, which provisioning jobs and servers need a
+look. The Django admin (``/admin/django_q/``) stays the place for details.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ def snapshot() -> dict[str, Any]:
                 "func": row.func,
                 "type": row.schedule_type,
                 "cluster": row.cluster,
-                "next_run": row.next_run.isoformat() if row.next_run else None,
+                "next_run": row.next_run,  # datetimes: JsonResponse writes ISO 8601
                 "overdue": bool(row.next_run and row.next_run < now - timedelta(minutes=5)),
                 "last_success": None if last is None else last.success,
-                "last_stopped": last.stopped.isoformat() if last and last.stopped else None,
+                "last_stopped": last.stopped if last else None,
             }
         )
     recent = Task.objects.filter(stopped__gte=since)
@@ -43,7 +44,7 @@ def snapshot() -> dict[str, Any]:
         ProvisioningJob.objects.values_list("status").annotate(n=Count("id")).order_by("status")
     )
     return {
-        "time": now.isoformat(),
+        "time": now,
         "schedules": schedules,
         "queues": dict(OrmQ.objects.values_list("key").annotate(n=Count("id")).order_by("key")),
         "tasks_24h": {

@@ -37,3 +37,28 @@ class TaskLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TaskRun(models.Model):
+    """One finished task execution, as the cluster's monitor saw it: the seed's "Task Metrics".
+
+    django-q2's ``Task`` row keeps the enqueue time (``started``) and the end, not when a worker
+    picked the task up, and ``save_limit`` prunes it; this row keeps all three per attempt, so
+    queue wait and duration are separate figures (``apps.common.metrics``).
+    """
+
+    task_id = models.CharField(max_length=32, db_index=True)
+    func = models.CharField(max_length=256, db_index=True)
+    queue = models.CharField(max_length=100)
+    group = models.CharField(max_length=100, blank=True, default="")
+    enqueued_at = models.DateTimeField()
+    started_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(db_index=True)
+    success = models.BooleanField()
+    attempt = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["stopped_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.func} {'ok' if self.success else 'failed'} at {self.stopped_at:%H:%M:%S}"

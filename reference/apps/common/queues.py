@@ -2,16 +2,18 @@
 
 With ``PRAHO_PRIORITY_CLUSTERS`` off (the default) every task goes to the single
 ``praho-cluster``. With it on, provisioning and billing tasks and schedules are routed to their
-own clusters (``Q_CLUSTER["ALT_CLUSTERS"]``), each served by its own
-``Q_CLUSTER_NAME=<area> python manage.py qcluster``, so
-a backlog of slow provisioning work can never delay payment collection and vice versa.
+own high-priority clusters, and cleanup, reports and imports to the low-priority ``bulk`` one
+(``Q_CLUSTER["ALT_CLUSTERS"]``), each served by its own
+``Q_CLUSTER_NAME=<area> python manage.py qcluster``, so a backlog of bulk work can never delay
+payment collection or a customer's new account, and slow provisioning never delays payments.
+The ``priority-bulk-import`` scenario proves it (docs/platform.md).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 
-PRIORITY_AREAS = ("provisioning", "billing")
+PRIORITY_AREAS = ("provisioning", "billing", "bulk")
 
 
 def cluster_for(area: str) -> str | None:

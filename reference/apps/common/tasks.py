@@ -11,6 +11,8 @@ from django_q.models import Schedule, Task
 from django_q.tasks import async_task
 
 from apps.common.audit import AuditService
+from apps.common.models import TaskRun
+from apps.common.queues import cluster_for
 from apps.common.schedules import ScheduleSpec, upsert_all
 from apps.common.security import validate_id
 
@@ -25,6 +27,7 @@ def cleanup_old_tasks(days: int = 30) -> dict[str, Any]:
     logger.info(f"🔄 [Common] Removing task results older than {days} days")
     cutoff = timezone.now() - timedelta(days=days)
     deleted = Task.objects.filter(stopped__lt=cutoff).delete()
+    TaskRun.objects.filter(stopped_at__lt=cutoff).delete()  # the metrics' rows age out too
     AuditService.log_event("task.completed", "cleanup_old_tasks", {"deleted_tasks": deleted[0]})
     logger.info(f"✅ [Common] Removed {deleted[0]} old task results")
     return {"success": True, "deleted_tasks": deleted[0]}
@@ -32,7 +35,12 @@ def cleanup_old_tasks(days: int = 30) -> dict[str, Any]:
 
 def cleanup_old_tasks_async(days: int = 30) -> str:
     """Queue :func:`cleanup_old_tasks`."""
-    return async_task("apps.common.tasks.cleanup_old_tasks", days, timeout=CLEANUP_TIMEOUT)
+    return async_task(
+        "apps.common.tasks.cleanup_old_tasks",
+        days,
+        timeout=CLEANUP_TIMEOUT,
+        cluster=cluster_for("bulk"),
+    )
 
 
 def common_schedule_specs() -> dict[str, ScheduleSpec]:
@@ -42,6 +50,7 @@ def common_schedule_specs() -> dict[str, ScheduleSpec]:
             func="apps.common.tasks.cleanup_old_tasks",
             schedule_type=Schedule.DAILY,
             at="04:00",
+            cluster=cluster_for("bulk"),
         ),
     }
 

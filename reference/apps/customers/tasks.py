@@ -15,9 +15,11 @@ from django_q.tasks import async_task
 
 from apps.common.audit import AuditService
 from apps.common.locks import distributed_lock
+from apps.common.queues import cluster_for
 from apps.common.retriability import RetryableTaskError, _is_retryable_error
 from apps.common.schedules import ScheduleSpec, upsert_all
 from apps.common.security import (
+    TaskInputError,
     safe_error,
     validate_id,
     validate_payload_size,
@@ -29,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 NOTIFICATION_TIMEOUT = 60
 CLEANUP_TIMEOUT = 300
+IMPORT_TIMEOUT = 60
 INACTIVE_AFTER_DAYS = 365
 
 TEMPLATES: dict[str, tuple[str, str]] = {
@@ -158,8 +161,37 @@ def cleanup_inactive_customers(days: int = INACTIVE_AFTER_DAYS) -> dict[str, Any
 def cleanup_inactive_customers_async(days: int = INACTIVE_AFTER_DAYS) -> str:
     """Queue :func:`cleanup_inactive_customers`."""
     return async_task(
-        "apps.customers.tasks.cleanup_inactive_customers", days, timeout=CLEANUP_TIMEOUT
+        "apps.customers.tasks.cleanup_inactive_customers",
+        days,
+        timeout=CLEANUP_TIMEOUT,
+        cluster=cluster_for("bulk"),
     )
+
+
+def import_legacy_customer(record: dict[str, Any]) -> dict[str, Any]:
+    """Import one customer record from the legacy system (idempotent by e-mail): low-priority
+    bulk work, thousands at a time, routed to the ``bulk`` cluster when priorities are on."""
+    if not isinstance(record, dict) or not isinstance(record.get("email"), str):
+        raise TaskInputError("record must be a dict with an 'email'")
+    email = record["email"].strip().lower()
+    customer, created = Customer.objects.get_or_create(
+        email=email,
+        defaults={"name": str(record.get("name") or email)[:200], "created_at": timezone.now()},
+    )
+    return {"success": True, "customer_id": customer.pk, "created": created}
+
+
+def import_legacy_customers_async(records: list[dict[str, Any]]) -> list[str]:
+    """Queue one import task per record (a bulk import)."""
+    return [
+        async_task(
+            "apps.customers.tasks.import_legacy_customer",
+            record,
+            timeout=IMPORT_TIMEOUT,
+            cluster=cluster_for("bulk"),
+        )
+        for record in records
+    ]
 
 
 def customer_schedule_specs() -> dict[str, ScheduleSpec]:
@@ -172,6 +204,7 @@ def customer_schedule_specs() -> dict[str, ScheduleSpec]:
             # Europe/Bucharest, and Django-Q2's DAILY arithmetic then keeps the shifted time
             # for good (found by tests/scenarios/dst-spring-forward.toml); in autumn it repeats.
             at="04:30",
+            cluster=cluster_for("bulk"),
         ),
     }
 

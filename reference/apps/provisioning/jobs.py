@@ -7,7 +7,11 @@ any HTTP call, so:
 * two copies of the current message cannot both start the job (double claim): the loser sees
   ``running`` with a live lease;
 * a job whose worker died is reclaimable once its lease expires;
-* retries consume ``retry_count`` at claim time and stop at ``max_retries`` (terminal failure).
+* retries consume ``retry_count`` at claim time and stop at ``max_retries`` (terminal failure);
+* one customer has at most ``PRAHO_TENANT_MAX_INFLIGHT`` jobs in flight (queued or running);
+  more wait as ``deferred`` and are released oldest first as earlier ones end, so one
+  reseller's 500-account order cannot starve every other customer's (the seed's multi-tenant
+  isolation; the ``tenant-burst`` scenario proves it).
 
 ``LEASE_SECONDS`` is longer than any provisioning task's timeout (a live worker never loses its
 lease) and shorter than the broker's ``retry`` (a redelivery of a dead worker's message finds
@@ -33,7 +37,7 @@ BACKOFF_BASE_MINUTES = 5
 STUCK_PENDING_MINUTES = 30
 
 Job = ProvisioningJob
-OPEN = (Job.Status.PENDING, Job.Status.RUNNING)
+OPEN = (Job.Status.PENDING, Job.Status.RUNNING, Job.Status.DEFERRED)
 
 
 class StartOutcome(enum.StrEnum):
@@ -62,7 +66,9 @@ def request_job(service: HostingService, operation: str, *, max_retries: int = 3
     second, parallel attempt of the same mutation.
     """
     now = timezone.now()
-    with transaction.atomic():
+    # savepoint=False: inside a caller's transaction (the enqueue) a failure here fails the
+    # whole of it anyway, and two round trips per request are saved
+    with transaction.atomic(savepoint=False):
         HostingService.objects.select_for_update().filter(pk=service.pk).first()
         existing = (
             Job.objects.filter(service=service, operation=operation)
@@ -242,4 +248,62 @@ def due_for_retry(limit: int = 50) -> list[int]:
         )
         .order_by("next_retry_at", "pk")
         .values_list("pk", flat=True)[:limit]
+    )
+
+
+# -- per-customer isolation ---------------------------------------------------------------------
+def in_flight(customer_id: int) -> int:
+    """The customer's jobs queued (pending with a message) or running."""
+    return (
+        Job.objects.filter(service__customer_id=customer_id)
+        .filter(Q(status=Job.Status.RUNNING) | Q(status=Job.Status.PENDING) & ~Q(task_id=""))
+        .count()
+    )
+
+
+def must_defer(customer_id: int) -> bool:
+    """Over the cap? Locks the customer row, so concurrent requests count one at a time
+    (call inside the transaction that enqueues or defers)."""
+    from django.conf import settings
+
+    from apps.customers.models import Customer
+
+    cap = getattr(settings, "PRAHO_TENANT_MAX_INFLIGHT", 0)
+    if cap <= 0:
+        return False
+    Customer.objects.select_for_update().filter(pk=customer_id).first()
+    return in_flight(customer_id) >= cap
+
+
+def defer(job_id: int) -> None:
+    Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
+        status=Job.Status.DEFERRED, updated_at=timezone.now()
+    )
+
+
+def take_deferred(customer_id: int) -> list[Job]:
+    """The customer's oldest deferred jobs that fit under the cap now, moved back to pending
+    (fresh ``updated_at``: the stuck-pending recovery counts from here)."""
+    from django.conf import settings
+
+    cap = getattr(settings, "PRAHO_TENANT_MAX_INFLIGHT", 0)
+    free = None if cap <= 0 else max(0, cap - in_flight(customer_id))
+    waiting = Job.objects.filter(service__customer_id=customer_id, status=Job.Status.DEFERRED)
+    chosen = list(waiting.order_by("pk")[:free] if free is not None else waiting.order_by("pk"))
+    now = timezone.now()
+    Job.objects.filter(pk__in=[j.pk for j in chosen]).update(
+        status=Job.Status.PENDING, updated_at=now
+    )
+    for job in chosen:
+        job.status, job.updated_at = Job.Status.PENDING, now
+    return chosen
+
+
+def customers_with_deferred() -> list[int]:
+    return sorted(
+        set(
+            Job.objects.filter(status=Job.Status.DEFERRED).values_list(
+                "service__customer_id", flat=True
+            )
+        )
     )

@@ -96,6 +96,9 @@ class ProvisioningJob(models.Model):
         RUNNING = "running"
         COMPLETED = "completed"
         FAILED = "failed"
+        # Not enqueued yet: its customer already has PRAHO_TENANT_MAX_INFLIGHT jobs in flight
+        # (apps.provisioning.jobs.defer / release_deferred).
+        DEFERRED = "deferred"
 
     service = models.ForeignKey(HostingService, on_delete=models.CASCADE, related_name="jobs")
     operation = models.CharField(max_length=20, choices=Operation.choices)
@@ -124,7 +127,7 @@ class ProvisioningJob(models.Model):
             # replayed request cannot queue the same mutation twice.
             models.UniqueConstraint(
                 fields=["service", "operation"],
-                condition=models.Q(status__in=["pending", "running"]),
+                condition=models.Q(status__in=["pending", "running", "deferred"]),
                 name="one_open_job_per_service_operation",
             )
         ]

@@ -94,15 +94,30 @@ Q_CLUSTER_BASE = {
 }
 
 # Priority clusters (the seed's "Queue Prioritization"), off by default: when on, provisioning
-# and billing tasks and schedules go to their own clusters, each served by
-# ``Q_CLUSTER_NAME=provisioning manage.py qcluster`` (and ``billing``); see docs/platform.md.
+# and billing tasks and schedules go to their own high-priority clusters and cleanup, reports and
+# imports to the low-priority ``bulk`` one, each served by
+# ``Q_CLUSTER_NAME=<name> manage.py qcluster`` (apps.common.queues; docs/platform.md).
+# ``ALT_CLUSTERS`` is only read by a qcluster started with ``Q_CLUSTER_NAME=<name>``, so defining
+# it with the flag off changes nothing.
 PRAHO_PRIORITY_CLUSTERS = os.environ.get("PRAHO_PRIORITY_CLUSTERS", "") in ("1", "true", "yes")
-if PRAHO_PRIORITY_CLUSTERS:
-    Q_CLUSTER_BASE["ALT_CLUSTERS"] = {
-        "provisioning": {"workers": 2},
-        "billing": {"workers": 1},
-    }
+Q_CLUSTER_BASE["ALT_CLUSTERS"] = {
+    "provisioning": {"workers": 2},
+    "billing": {"workers": 1},
+    "bulk": {"workers": 1},
+}
 Q_CLUSTER = dict(Q_CLUSTER_BASE)
+
+# Per-customer isolation (the seed's "Multi-tenant Isolation"): at most this many provisioning
+# jobs of one customer in the queue or running; the rest wait as ``deferred`` jobs and are
+# enqueued as earlier ones finish. 0 turns the cap off.
+PRAHO_TENANT_MAX_INFLIGHT = int(os.environ.get("PRAHO_TENANT_MAX_INFLIGHT", "5"))
+
+# Task metrics and alert rules (apps.common.metrics); /ops/metrics accepts this bearer token.
+PRAHO_METRICS_TOKEN = os.environ.get("PRAHO_METRICS_TOKEN", "")
+PRAHO_ALERT_OVERDUE = 600  # seconds past next_run
+PRAHO_ALERT_FAILURE_RATE = 0.2
+PRAHO_ALERT_MIN_RUNS = 5
+PRAHO_ALERT_QUEUE_FRACTION = 0.8
 
 # External endpoints. Production reads them from the environment; development and test default
 # to local fake addresses. Virtualmin endpoints and credentials live on each VirtualminServer row.

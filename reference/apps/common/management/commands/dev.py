@@ -130,6 +130,11 @@ class Command(BaseCommand):
                     process_group=0,
                 )
             )
+            self.stdout.write(
+                f"📊 Task dashboard on http://127.0.0.1:{port}/ops/dashboard/ "
+                "(log in as admin / $DEV_ADMIN_PASSWORD, default admin); "
+                f"Prometheus text at http://127.0.0.1:{port}/ops/metrics"
+            )
             self.stdout.write("✅ Ready. Press Ctrl+C to stop.")
             self.stdout.flush()
             while not stopping and all(child.poll() is None for child in children):
