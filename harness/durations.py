@@ -40,3 +40,19 @@ def parse_duration(value: Any) -> timedelta | None:
         seconds=float(g["s"] or 0),
         milliseconds=float(g["ms"] or 0),
     )
+
+
+def format_duration(value: timedelta) -> str:
+    """The grammar's own spelling of ``value`` (``"30d"``, ``"1d12h"``, ``"45m"``, ``"1.5s"``):
+    what a user would write in a scenario, so a listing reads back as input."""
+    micros = round(value.total_seconds() * 1_000_000)
+    if micros <= 0:
+        return "0s"
+    days, micros = divmod(micros, 86_400_000_000)
+    hours, micros = divmod(micros, 3_600_000_000)
+    minutes, micros = divmod(micros, 60_000_000)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    if micros:
+        seconds = f"{micros / 1_000_000:.6f}".rstrip("0").rstrip(".")
+        parts.append(f"{seconds}s")
+    return "".join(parts)

@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
+    from harness.durations import format_duration
     from harness.scenario import read, scenario_dirs, shipped
 
     rows = []
@@ -28,7 +29,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
             {
                 "name": name,
                 "path": str(path),
-                "duration": str(sc.duration),
+                "duration": format_duration(sc.duration),
                 "seed": sc.seed,
                 "description": " ".join(sc.description.split()),
             }
