@@ -84,10 +84,11 @@ def crons(draw):
 def windows(draw):
     zone = draw(st.sampled_from(ZONES))
     moment = draw(st.sampled_from(transitions(zone)))
-    start = moment - dt.timedelta(minutes=draw(st.integers(0, 36 * 60)))
+    # every window crosses its transition: it starts up to a day before, ends 1–12 h after
+    start = moment - dt.timedelta(minutes=draw(st.integers(0, 24 * 60)))
     start += dt.timedelta(seconds=draw(st.sampled_from([0, 0, 17, 30])))
-    length = dt.timedelta(minutes=draw(st.integers(60, 48 * 60)))
-    return zone, start, start + length
+    end = moment + dt.timedelta(minutes=draw(st.integers(60, 12 * 60)))
+    return zone, start, end
 
 
 def _matches(wall: dt.datetime, fields) -> bool:
