@@ -21,6 +21,7 @@ import secrets
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
@@ -104,15 +105,19 @@ def _run(operation: str, service_id: Any, job_id: Any, nonce: Any) -> dict[str, 
 
 
 def _release_after(service_id: Any) -> None:
-    status = ProvisioningJob.Status.DEFERRED
+    """One query on every provisioning task's way out: the customer, if it has deferred jobs."""
     try:
         customer_id = (
-            HostingService.objects.filter(pk=int(service_id))
-            .values_list("customer_id", flat=True)
+            ProvisioningJob.objects.filter(
+                status=ProvisioningJob.Status.DEFERRED,
+                service__customer_id=Subquery(
+                    HostingService.objects.filter(pk=int(service_id)).values("customer_id")[:1]
+                ),
+            )
+            .values_list("service__customer_id", flat=True)
             .first()
         )
-        waiting = ProvisioningJob.objects.filter(service__customer_id=customer_id, status=status)
-        if customer_id is not None and waiting.exists():
+        if customer_id is not None:
             release_deferred(customer_id)
     except Exception as exc:  # the task's own outcome stands; the 15-minute sweep releases too
         logger.error(f"❌ [Provisioning] Could not release deferred jobs: {safe_error(exc)}")
