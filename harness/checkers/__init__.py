@@ -29,6 +29,8 @@ _MODULES = (
     "queue_bound",
     "task_metrics",
     "enqueue_contract",
+    "quiet_failures",
+    "load_outcomes",
     "secrets",
     "audit",
     "driver_findings",

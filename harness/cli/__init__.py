@@ -8,10 +8,11 @@ Subcommands live in their own modules and register here with :func:`_register`.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Terminated
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -93,11 +94,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     _REGISTRY.clear()
     _load_subcommands()
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.handler(args) or 0)
     except HarnessError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("harness: interrupted\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        sys.stderr.write(f"harness: interrupted ({name})\n")
+        return 143 if name == "SIGTERM" else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends a command the way Ctrl+C does (partial outputs, run database dropped)."""
+    raise Terminated()

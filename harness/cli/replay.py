@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from harness.cli.output import Progress, writable, write_outputs
+from harness.errors import RunInterrupted
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,17 +80,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
     writable(args.json_out, "--json")
     writable(args.timeline, "--timeline")
     writable(args.report, "--report")
-    with Progress(not args.no_progress) as progress:
-        result = runner.run(
-            scenario,
-            seed=args.seed,
-            until=until,
-            settings=args.settings,
-            database=args.database,
-            ref=args.scenario,
-            progress=lambda now, a, b: progress(now, a, b, scenario.zone),
-            faithful=args.faithful,
-        )
+    try:
+        with Progress(not args.no_progress) as progress:
+            result = runner.run(
+                scenario,
+                seed=args.seed,
+                until=until,
+                settings=args.settings,
+                database=args.database,
+                ref=args.scenario,
+                progress=lambda now, a, b: progress(now, a, b, scenario.zone),
+                faithful=args.faithful,
+            )
+    except RunInterrupted as exc:
+        write_outputs(exc.result, args.json_out, args.timeline, args.report)
+        written = [p for p in (args.json_out, args.timeline, args.report) if p]
+        said = f"; written, marked partial: {', '.join(written)}" if written else ""
+        sys.stderr.write(f"harness: interrupted ({exc.signal}): a partial run{said}\n")
+        return exc.exit_code
     write_outputs(result, args.json_out, args.timeline, args.report)
     return 0 if result.ok else 1
 

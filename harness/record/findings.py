@@ -17,6 +17,20 @@ def when(value: Any, zone: ZoneInfo) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def _runaway(item: dict[str, Any], at: str) -> str:
+    if item.get("runaway") == "chain":
+        via = item.get("via") or []
+        how = f", via {' and '.join(via)}" if via else ""
+        return (
+            f"runaway at {at}: {item.get('chain')}{how}, without virtual time passing "
+            f"({item.get('budget')}); the run ended here"
+        )
+    return (
+        f"runaway at {at}: {item.get('count')} {item.get('what')} within one virtual second "
+        f"({item.get('budget')}); the run ended here"
+    )
+
+
 def describe(item: dict[str, Any], zone: ZoneInfo) -> str:
     """One line: what happened, where, when (local time) and the details that name the cause."""
     at = when(item["at"], zone)
@@ -49,6 +63,8 @@ def describe(item: dict[str, Any], zone: ZoneInfo) -> str:
             )
         stack = item.get("stack")
         return text + (f" [stack: {stack}]" if stack else "")
+    if item["finding"] == "runaway":
+        return _runaway(item, at)
     details = ", ".join(f"{k}={v}" for k, v in item.items() if k not in _SKIP)
     where = f" (cluster {item['cluster']})" if item.get("cluster") else ""
     return f"{item['finding']} at {at}{where}" + (f": {details}" if details else "")

@@ -33,6 +33,10 @@ class Attempt:
     error: str | None = None
     overlapped: int | None = None  # an earlier attempt still running when this one started
     duplicate: bool = False  # overlapping, or after the task had already succeeded
+    returned: Any = None  # what the body returned (as the timeline keeps it), when it did
+    slept: float = 0.0  # virtual seconds the body slept (part of its duration)
+    logged: dict[str, int] = field(default_factory=dict)  # level → records (WARNING and up)
+    records: list[list[str]] = field(default_factory=list)  # the first few: [level, logger, text]
 
     def running_at(self, seq: int) -> bool:
         return self.seq < seq and (self.ended_seq is None or self.ended_seq > seq)
@@ -144,6 +148,9 @@ class History:
                 self._end(t, e, seq, succeeded)
                 held.get(cluster, set()).discard(tid)
                 running.get(cluster, set()).discard((tid, e.data.get("attempt")))
+            elif e.kind in ("task.slept", "task.logged"):
+                self._note(t, e)
+                continue
             elif e.kind == "task.acked":
                 t.acked = e.at
                 continue
@@ -162,6 +169,17 @@ class History:
         attempt.duplicate = bool(earlier) or t.id in succeeded
         t.attempts.append(attempt)
 
+    def _note(self, t: TaskHistory, e: Event) -> None:
+        """What an attempt's body slept or logged (recorded right after it ran)."""
+        attempt = next((a for a in reversed(t.attempts) if a.number == e.data["attempt"]), None)
+        if attempt is None:
+            return
+        if e.kind == "task.slept":
+            attempt.slept = float(e.data["seconds"])
+        else:
+            attempt.logged = dict(e.data.get("counts") or {})
+            attempt.records = [list(r) for r in e.data.get("records") or []]
+
     def _end(self, t: TaskHistory, e: Event, seq: int, succeeded: set[str]) -> None:
         number = e.data.get("attempt")
         for attempt in t.attempts:
@@ -171,6 +189,7 @@ class History:
                     attempt.outcome = "killed"
                 else:
                     attempt.outcome, attempt.error = e.data["outcome"], e.data.get("error")
+                    attempt.returned = e.data.get("returned")
                     if attempt.outcome == "ok":
                         succeeded.add(t.id)
                 return

@@ -39,6 +39,7 @@ class ScenarioFacts:
     seed: int
     expect: dict[str, Any] = field(default_factory=dict)  # the raw [expect] tables
     checks: list[str] | None = None
+    loads: list[dict[str, Any]] = field(default_factory=list)  # [{name, call, allow_failures}]
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -58,6 +59,7 @@ class ScenarioFacts:
             "seed": self.seed,
             "expect": _jsonable(self.expect),
             "checks": self.checks,
+            "loads": self.loads,
         }
 
     @classmethod
@@ -71,6 +73,7 @@ class ScenarioFacts:
             seed=data["seed"],
             expect=data.get("expect") or {},
             checks=data.get("checks"),
+            loads=data.get("loads") or [],
         )
 
 
@@ -138,10 +141,16 @@ class RunRecord:
     findings: list[dict[str, Any]] = field(default_factory=list)
     fault_rules: list[dict[str, Any]] = field(default_factory=list)
     snapshot: Snapshot = field(default_factory=Snapshot)
-    stopped: dict[str, Any] | None = None  # the watchdog finding that ended the run early
+    stopped: dict[str, Any] | None = None  # the finding that ended the run early (watchdog…)
+    interrupted: str | None = None  # "SIGINT" / "SIGTERM": a partial run, judged up to ``end``
     django_q: str = ""
     secret_values: list[tuple[str, str]] = field(default_factory=list, repr=False)
     """(label, value) while the run is live; never written (a loaded record has none)."""
+
+    @property
+    def partial(self) -> bool:
+        """Stopped by a signal before its end: the verdicts cover the run up to ``end`` only."""
+        return self.interrupted is not None
 
     def timeline_text(self) -> str:
         """The timeline as JSON Lines with secrets replaced by their markers."""
@@ -163,6 +172,8 @@ class RunRecord:
             "fault_rules": _jsonable(self.fault_rules),
             "snapshot": self.snapshot.to_json(),
             "stopped": _jsonable(self.stopped),
+            "interrupted": self.interrupted,
+            "partial": self.partial,
             "django_q": self.django_q,
             "timeline": self.timeline_text().splitlines(),
         }
@@ -188,6 +199,7 @@ class RunRecord:
             fault_rules=data.get("fault_rules", []),
             snapshot=Snapshot.from_json(data.get("snapshot", {})),
             stopped=data.get("stopped"),
+            interrupted=data.get("interrupted"),
             django_q=data.get("django_q", ""),
         )
 

@@ -60,6 +60,33 @@ def stable(value: Any, depth: int = 0) -> Any:
     return text
 
 
+BRIEF_KEYS = 12
+BRIEF_CHARS = 120
+
+
+def brief(value: Any) -> Any:
+    """A task's return value as the timeline keeps it: stable and small, yet recognisable —
+    a mapping keeps its first keys (an error-shaped ``{"success": False, ...}`` stays one)."""
+    rendered = stable(value)
+    if not isinstance(rendered, dict):
+        return _short(rendered)
+    out = {}
+    for i, (key, item) in enumerate(rendered.items()):
+        if i == BRIEF_KEYS:
+            out["…"] = f"{len(rendered) - BRIEF_KEYS} more keys"
+            break
+        out[key] = _short(item)
+    return out
+
+
+def _short(value: Any) -> Any:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if len(text) <= BRIEF_CHARS:
+        return value
+    shown = value if isinstance(value, str) else text
+    return shown[: BRIEF_CHARS - 1] + "…"
+
+
 def format_time(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -301,15 +301,36 @@ def _downtimes(result: Any, axis: _Axis) -> list[tuple[dt.datetime, dt.datetime,
     return downs
 
 
-def _task_rows(stats: dict[str, dict[str, int]]) -> str:
+def _task_rows(result: Any) -> str:
+    """Per function: the outcome counts, and the virtual seconds its bodies slept (a task's
+    sleeps are part of its run time: :mod:`harness.sim.scopes`)."""
+    from harness.record.history import History
+
+    slept: dict[str, float] = defaultdict(float)
+    for t, attempt in History(result.timeline).attempts():
+        slept[t.func or "?"] += attempt.slept
     rows = []
-    for func, s in stats.items():
+    for func, s in result.stats.items():
         bad = ' class="bad"' if s["duplicates"] or s["failed"] or s["timeout"] else ""
         cells = "".join(
             f"<td>{s[c]}</td>" for c in ("runs", "ok", "failed", "timeout", "retries", "duplicates")
         )
+        cells += f"<td>{slept[func]:g} s</td>" if slept[func] else "<td></td>"
         rows.append(f"<tr{bad}><td><code>{_esc(func)}</code></td>{cells}</tr>")
     return "".join(rows)
+
+
+def _banner(result: Any) -> str:
+    """Why the run ended before its end, when it did (a stop or a signal)."""
+    from harness.record.findings import describe
+
+    record = result.record
+    parts = []
+    if record.stopped:
+        parts.append(f"Stopped: {describe(record.stopped, result.scenario.zone)}")
+    if record.interrupted:
+        parts.append(f"Interrupted by {record.interrupted}: a partial run, judged up to its end")
+    return "".join(f'<div class="card fail">{_esc(p)}</div>' for p in parts)
 
 
 def _verdict_rows(verdicts: list[Any]) -> str:
@@ -352,8 +373,9 @@ def render_html(result: Any) -> str:
 <body>
 <h1>{_esc(sc.name)}: {verdict}</h1>
 <div class="muted">{_esc(start)} → {_esc(end)} ({_esc(sc.time_zone)}), seed {result.seed},
-{len(result.timeline)} events, settings <code>{_esc(sc.settings)}</code></div>
-<p>{_esc(" ".join(sc.description.split()))}</p>
+{len(result.timeline)} events, settings <code>{_esc(getattr(sc, "settings", None))}</code></div>
+<p>{_esc(" ".join(getattr(sc, "description", "").split()))}</p>
+{_banner(result)}
 <div class="card">Reproduce: <code>{_esc(result.command)}</code></div>
 <h2>Checks</h2>
 <table><tr><th>check</th><th>verdict</th><th class="msg">message</th></tr>
@@ -363,7 +385,7 @@ def render_html(result: Any) -> str:
 <div class="card" style="overflow-x:auto">{swimlanes(result)}</div>
 <h2>Tasks</h2>
 <table><tr><th>task</th><th>runs</th><th>ok</th><th>failed</th><th>timeout</th><th>retries</th>
-<th>duplicates</th></tr>{_task_rows(result.stats)}</table>
+<th>duplicates</th><th>slept</th></tr>{_task_rows(result)}</table>
 <p class="muted">dq-harness · virtual times in {_esc(sc.time_zone)} · generated from the run's
 timeline, nothing external is loaded.</p>
 </body></html>

@@ -46,7 +46,7 @@ def checker_table(verdicts: list[Any]) -> Table:
     table.add_column("message", overflow="fold")
     for v in verdicts:
         mark = Text("✔ ok", style="green") if v.ok else Text("✘ FAIL", style="bold red")
-        table.add_row(v.name, mark, v.message)
+        table.add_row(v.name, mark, Text(v.message))  # a message is text, never markup
     return table
 
 
@@ -59,18 +59,36 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     console.print(task_table(result.stats))
     console.print()
     console.print(checker_table(result.verdicts))
+    arrivals = next((v for v in result.verdicts if v.name == "load-outcomes"), None)
+    if arrivals is not None and arrivals.evidence:  # what the load did, every run (ok or not)
+        console.print("\n[bold]Arrivals[/]")
+        for line in arrivals.evidence:
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     status = (
         "[green]all checks hold[/]" if result.ok else f"[bold red]{len(result.failed)} failed[/]"
     )
     console.print(
         f"\n{result.scenario.name}: {status}  (seed {result.seed}, {len(result.timeline)} events)"
     )
-    if getattr(result, "stopped", None):
-        from harness.record.findings import when
+    from harness.record.findings import when
 
+    stopped = getattr(result, "stopped", None)
+    at = when(result.end, result.scenario.zone)
+    if stopped:
+        why = (
+            "work went on without virtual time passing (runaway)"
+            if stopped.get("finding") == "runaway"
+            else "a call did not return"
+        )
         console.print(
-            f"[bold red]stopped[/] at {when(result.end, result.scenario.zone)}: a call did not "
-            "return (see driver-findings); the run was judged up to that instant",
+            f"[bold red]stopped[/] at {at}: {why} (see driver-findings); the run was judged up "
+            "to that instant",
+            highlight=False,
+        )
+    if result.record.interrupted:
+        console.print(
+            f"[bold red]interrupted[/] by {result.record.interrupted} at {at}: a partial run, "
+            "judged up to that instant",
             highlight=False,
         )
     console.print(f"reproduce: [bold]{result.command}[/]")

@@ -26,6 +26,7 @@ def deploy(
 ) -> None:
     """Migrate's leftovers, ``post_migrate``, and the setup steps, at the virtual start."""
     from harness.infra.freshdb import emit_post_migrate
+    from harness.run.startup import replay_ready
 
     sim.adopt_queued(during="migrate")
     try:
@@ -35,9 +36,12 @@ def deploy(
             f"{scenario.source}: a post_migrate handler failed at the virtual start: "
             f"{_one_line(exc)}"
         ) from None
+    for label, whole in replay_ready(scenario.startup_ready, sim.calls.scope):
+        sim.timeline.add(sim.now(), "startup.ready", app=label, whole=whole)
     for i, step in enumerate(scenario.setup):
         try:
-            _run_step(step, resolved, fakes)
+            with sim.calls.scope("setup"):
+                _run_step(step, resolved, fakes)
         except Exception as exc:
             raise HarnessError(
                 f"{scenario.source}: setup[{i}] ({step.describe()}) failed: {_one_line(exc)}"
@@ -87,17 +91,38 @@ def schedule_loads(
     sim: Any, scenario: Scenario, resolved: dict[str, Callable[..., Any]], seed: int
 ) -> None:
     """Every load's arrivals, at their seeded virtual times (``sim.at``)."""
+    calls = {spec.name: spec.call for spec in scenario.loads}
     for at, name, fn, args, kwargs in load_arrivals(scenario, resolved, seed):
-        sim.at(at, _arrive(sim, name, fn), args, kwargs)
+        sim.at(at, _arrive(sim, name, calls[name], fn), args, kwargs)
 
 
-def _arrive(sim: Any, name: str, fn: Callable[..., Any]) -> Callable[[list, dict], None]:
-    """A load arrival; an exception in the load function becomes a finding, not a crash."""
+def _arrive(sim: Any, name: str, path: str, fn: Callable[..., Any]) -> Callable[[list, dict], None]:
+    """A load arrival, recorded as a ``load.called`` event with its outcome: what it returned,
+    or the exception it raised (the run goes on; the ``load-outcomes`` checker judges), and
+    what it logged at WARNING or above."""
+    from harness.record.timeline import brief
 
     def call(args: list[Any], kwargs: dict[str, Any]) -> None:
+        event = sim.timeline.add(
+            sim.now(), "load.called", load=name, call=path, args=args, kwargs=kwargs
+        )
+        outcome: dict[str, Any] = {"outcome": "stopped"}  # until it returns or raises
         try:
-            fn(*args, **kwargs)
-        except Exception as exc:
-            sim.add_finding("load error", load=name, error=f"{type(exc).__name__}: {exc}"[:300])
+            with sim.calls.scope("load") as scope:
+                try:
+                    value = fn(*args, **kwargs)
+                except Exception as exc:
+                    outcome = {"outcome": "raised", "error": _one_line(exc)}
+                else:
+                    outcome = {"outcome": "returned"}
+                    if value is not None:
+                        outcome["returned"] = brief(value)
+        finally:
+            event.data.update(outcome)
+        if scope.counts:
+            event.data["logged"] = dict(sorted(scope.counts.items()))
+            event.data["records"] = [r.as_list() for r in scope.records]
+        if scope.slept:
+            event.data["slept"] = scope.slept
 
     return call

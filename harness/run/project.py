@@ -113,8 +113,11 @@ def setup(module: str, database: str = "project") -> None:
     if database == "harness":
         use_harness_database(mod, module)
     os.environ[SETTINGS_ENV] = module
+    from harness.run.startup import watching
+
     try:
-        django.setup()
+        with watching():  # ready()'s database work waits for the virtual start
+            django.setup()
     except SystemExit:
         raise
     except Exception as exc:

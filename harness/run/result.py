@@ -98,5 +98,7 @@ class RunResult:
             "stopped": None
             if self.stopped is None
             else describe(self.stopped, self.record.scenario.zone),
+            "partial": self.record.partial,
+            "interrupted": self.record.interrupted,
             "record": self.record.to_json(),
         }

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from harness.compat import django_q_version
+from harness.errors import RunInterrupted, Terminated
 from harness.record.run import RunRecord, ScenarioFacts
 from harness.run.result import RunResult
 from harness.scenario import Scenario, ScenarioError, resolve_paths
@@ -117,8 +118,21 @@ def run(
     module = ensure_django(settings, scenario, database)
     from harness.infra.freshdb import fresh_database
 
-    with fresh_database():
-        result = replay_here(scenario, seed=seed, until=until, progress=progress, faithful=faithful)
+    try:
+        with fresh_database():
+            result = replay_here(
+                scenario, seed=seed, until=until, progress=progress, faithful=faithful
+            )
+    except RunInterrupted as exc:  # the partial result still gets its reproduce line
+        exc.result.command = reproduce_command(  # type: ignore[attr-defined]
+            scenario,
+            exc.result.seed,
+            until,
+            ref,
+            module,
+            database or scenario.database,  # type: ignore[attr-defined]
+        )
+        raise
     result.command = reproduce_command(
         scenario, result.seed, until, ref, module, database or scenario.database
     )
@@ -149,7 +163,10 @@ def replay_here(
         record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
     _, verdicts = judge_record(record)
     command = reproduce_command(scenario, seed, until, settings=_current_settings())
-    return RunResult(record=record, verdicts=verdicts, command=command, scenario=scenario)
+    result = RunResult(record=record, verdicts=verdicts, command=command, scenario=scenario)
+    if record.interrupted:
+        raise RunInterrupted(result, record.interrupted)
+    return result
 
 
 def _simulate(
@@ -174,8 +191,26 @@ def _simulate(
         deploy(sim, scenario, resolved, built)
         setup_schedules = snapshot_schedules()
         schedule_loads(sim, scenario, resolved, seed)
-        end = _advance(sim, scenario, end, progress)
+        try:
+            end = _advance(sim, scenario, end, progress)
+        except KeyboardInterrupt as exc:  # Ctrl+C or SIGTERM: judge and write what there is
+            end = _interrupted(sim, "SIGTERM" if isinstance(exc, Terminated) else "SIGINT")
         return _record(sim, scenario, seed, end, ledger, built, rules, logs, setup_schedules)
+
+
+def _interrupted(sim: Any, signal: str) -> dt.datetime:
+    """Mark the run as stopped by ``signal`` at this instant; leave the connection usable for
+    the end-of-run snapshot (a statement the interrupt cut may have broken it)."""
+    from django.db import connection
+
+    sim.interrupted = signal
+    sim.timeline.add(sim.now(), "run.stopped", reason="interrupted", signal=signal)
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+    except Exception:
+        connection.close()  # the next query reconnects
+    return sim.now()
 
 
 @contextlib.contextmanager
@@ -193,6 +228,7 @@ def _overridden(scenario: Scenario) -> Iterator[None]:
 def simulation_for(scenario: Scenario, seed: int, faithful: bool = False) -> Any:
     """The (unopened) :class:`~harness.sim.simulation.Simulation` a replay of ``scenario`` runs."""
     from harness.sim.cluster import Durations
+    from harness.sim.runaway import Budget
     from harness.sim.simulation import Simulation
 
     durations = Durations(scenario.durations_default, dict(scenario.durations), seed=seed)
@@ -205,6 +241,7 @@ def simulation_for(scenario: Scenario, seed: int, faithful: bool = False) -> Any
         watchdog_seconds=scenario.watchdog,
         lock_helpers=scenario.lock_helpers,
         faithful=faithful,
+        runaway=Budget(**scenario.runaway),
     )
 
 
@@ -251,6 +288,10 @@ def _record(
             seed=scenario.seed,
             expect=scenario.expect if scenario.expect_raw is None else scenario.expect_raw,
             checks=scenario.checks,
+            loads=[
+                {"name": spec.name, "call": spec.call, "allow_failures": spec.allow_failures}
+                for spec in scenario.loads
+            ],
         ),
         seed=seed,
         end=end,
@@ -270,6 +311,7 @@ def _record(
             funcs=funcs,
         ),
         stopped=sim.stopped,
+        interrupted=sim.interrupted,
         django_q=django_q_version(),
         secret_values=secrets,
     )

@@ -69,6 +69,7 @@ class LoadSpec:
     spread: dt.timedelta = dt.timedelta()
     begin: dt.timedelta = dt.timedelta()  # offset from the scenario start
     end: dt.timedelta | None = None  # offset from the scenario start
+    allow_failures: int = 0  # arrivals that may raise (or return an error) and the run holds
 
 
 @dataclass
@@ -110,6 +111,8 @@ class Scenario:
     database: str = "project"  # "project": its own DATABASES; "harness": the harness's server
     watchdog: float = 10.0  # wall-clock seconds a task or scheduler pass may take
     lock_helpers: list[str] = field(default_factory=list)  # [locks] helpers (harness.sim.locks)
+    startup_ready: list[str] = field(default_factory=list)  # [startup] ready: apps to redo
+    runaway: dict[str, int] = field(default_factory=dict)  # [runaway] budgets (sim.runaway)
 
     @property
     def end(self) -> dt.datetime:

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.durations import parse_duration
 from harness.scenario.clusters import parse_cluster, parse_named_clusters, parse_settings
+from harness.scenario.limits import parse_run_limits
 from harness.scenario.model import (
     FAKE_KINDS,
     SHAPES,
@@ -63,7 +64,7 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>", name: str | None 
         source=source,
     )
     _parse_project(r, scenario)
-    _parse_run_limits(r, scenario)
+    parse_run_limits(r, scenario)
     scenario.gate_until = r.duration("gate_until")
     if scenario.gate_until is not None and scenario.gate_until > duration:
         r.fail("is beyond the scenario's duration", "gate_until")
@@ -93,22 +94,6 @@ def _parse_project(r: OptionsReader, scenario: Scenario) -> None:
     scenario.database = r.get("database", str, default="project")
     if scenario.database not in ("project", "harness"):
         r.fail(f"{scenario.database!r} is not 'project' or 'harness'", "database")
-
-
-def _parse_run_limits(r: OptionsReader, scenario: Scenario) -> None:
-    """The watchdog's budget and the project's own lock helpers (``[locks] helpers``)."""
-    watchdog = r.duration("watchdog", default=dt.timedelta(seconds=10))
-    if not dt.timedelta(seconds=0.1) <= watchdog <= dt.timedelta(hours=1):
-        r.fail("must be between 100ms and 1h (wall-clock time per call)", "watchdog")
-    scenario.watchdog = watchdog.total_seconds()
-    locks = r.table("locks")
-    for i, path in enumerate(locks.get("helpers", list, default=[])):
-        if not isinstance(path, str) or not _DOTTED.match(path):
-            locks.fail(
-                f"{_show(path)} is not a dotted path to a lock context manager", f"helpers[{i}]"
-            )
-        scenario.lock_helpers.append(path)
-    locks.done()
 
 
 def _directory(r: OptionsReader, key: str, path: Path) -> Path:
@@ -194,6 +179,9 @@ def _parse_loads(r: OptionsReader, items: list[Any], zone: str | None) -> list[L
         spec.spread = t.duration("spread", default=dt.timedelta())
         spec.begin = t.duration("begin", default=dt.timedelta())
         spec.end = t.duration("end")
+        spec.allow_failures = t.get("allow_failures", int, default=0)
+        if spec.allow_failures < 0:
+            t.fail("must not be negative", "allow_failures")
         t.done()
         loads.append(spec)
     names = [spec.name for spec in loads]

@@ -37,4 +37,39 @@ def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:
         resolve(path, f"locks.helpers[{i}]")
     for func in scenario.durations:
         resolve(func, f"durations.per_func.{func}")
+    _check_apps(scenario)
+    project_expect(scenario)
     return resolved
+
+
+def _check_apps(scenario: Scenario) -> None:
+    from django.apps import apps
+
+    for i, label in enumerate(scenario.startup_ready):
+        if not apps.is_installed(label) and label not in apps.app_configs:
+            raise ScenarioError(
+                scenario.source, f"startup.ready[{i}]", f"no installed app labelled {label!r}"
+            )
+
+
+def project_expect(scenario: Scenario) -> None:
+    """The project's own checker options (the setting ``HARNESS_EXPECT``: checker name → table,
+    as a scenario's ``[expect.<name>]``) under the scenario's: a table the scenario gives for a
+    checker replaces the project's for that checker. What the run records is the merged table,
+    so a saved run is judged the same way without the project."""
+    from django.conf import settings
+
+    from harness.scenario.parse import parse_expect_table
+
+    own = getattr(settings, "HARNESS_EXPECT", None)
+    if not own:
+        return
+    source = f"settings {getattr(settings, 'SETTINGS_MODULE', '?')}: HARNESS_EXPECT"
+    if not isinstance(own, dict) or "checks" in own:
+        raise ScenarioError(source, "", "a dict of checker name → options (no 'checks')")
+    parsed, _ = parse_expect_table(own, source)  # the project's own errors name the setting
+    for name, options in parsed.items():
+        scenario.expect.setdefault(name, options)
+    if scenario.expect_raw is not None:
+        for name, table in own.items():
+            scenario.expect_raw.setdefault(name, table)

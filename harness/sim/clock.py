@@ -14,9 +14,10 @@ Two engines, because users' own tests use either:
 
 Not virtualised, with either engine: ``SIGALRM`` timers (the harness never lets django-q2 arm
 them; it models task timeouts in virtual time instead), PostgreSQL's own ``now()`` (django-q2
-never uses it: every broker and scheduler comparison passes Python's ``timezone.now()``), real
-``sleep`` calls (the harness sets ``Conf.POLL = 0`` so the ORM broker never sleeps), socket
-timeouts, and Redis TTLs.
+never uses it: every broker and scheduler comparison passes Python's ``timezone.now()``), socket
+timeouts, and Redis TTLs. Sleeps are virtual while a simulation is open
+(:mod:`harness.sim.scopes`): a call that sleeps sees its own time move on (:meth:`VirtualClock.
+view`) and a task's sleeps become part of its virtual duration.
 
 The clock never ticks by itself (``tick=False``): time moves only when the driver moves it.
 """
@@ -106,6 +107,14 @@ class VirtualClock:
         if self._handle is None:
             return
         self._handle.move_to(when)  # both engines' handles offer move_to()
+
+    def view(self, offset: float) -> None:
+        """Show the code that runs now the virtual instant plus ``offset`` seconds (a call that
+        slept sees its own time move on; ``0`` puts it back). The virtual instant itself, and
+        every event recorded at it, stay where they are."""
+        if self._handle is None:
+            return
+        self._handle.move_to(self._now + timedelta(seconds=offset) if offset else self._now)
 
     def advance(self, delta: timedelta | None = None, **parts: float) -> datetime:
         """Move forward by ``delta`` or by keyword parts (``hours=2, minutes=5``)."""

@@ -66,6 +66,21 @@ def watchdog(budget: float | None, what: str, **context: Any) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def watchdog_finding(exc: WatchdogExpired) -> dict[str, Any]:
+    """What a watchdog stop reports: the stopped call, where it was, and for a scheduler pass
+    the schedule whose next-run computation was running (read from django-q2's own frame)."""
+    import traceback
+
+    what, context, budget = exc.args
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    stack = " | ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in frames)
+    data = {"stopped": what, "budget_seconds": budget, "stack": stack, **context}
+    schedule = schedule_in(exc.__traceback__)
+    if schedule is not None:
+        data["schedule"] = schedule
+    return data
+
+
 def in_error(connection: Any) -> bool:
     raw = getattr(connection, "connection", None)
     if raw is None:

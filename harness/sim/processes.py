@@ -22,9 +22,15 @@ import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from harness.record.timeline import brief
 from harness.sim.cluster import ClusterState, Completion
 from harness.sim.guards import guard_db, watchdog
 from harness.sim.patches import cluster_conf, current_attempt, observe_due
+from harness.sim.runaway import enqueue_parent
+from harness.sim.scopes import Scope
+
+BLOCKED_SECONDS = 2.0
+"""A body blocked longer than this (and four times its CPU time) is a finding."""
 
 if TYPE_CHECKING:
     from harness.sim.simulation import Simulation
@@ -194,6 +200,7 @@ class Processes:
         attempt = sim.book.next_attempt(tid)
         timeout = _timeout(task.pop("timeout", None), c.spec.timeout)
         duration = sim.durations(func, task, attempt)
+        sim.runaway.started(now)
         sim.timeline.add(
             now,
             "task.started",
@@ -206,7 +213,8 @@ class Processes:
         c.busy += 1
         slot = heapq.heappop(c.free)
         c.running[tid] = attempt
-        result = self._run(c, task, slot, attempt, func)
+        result, scope = self._run(c, task, slot, attempt, func)
+        duration += self._observed(scope, tid, func, attempt)
         outcome = "ok" if result["success"] else "failed"
         finish = now + timedelta(seconds=duration)
         if timeout is not None and duration > timeout:
@@ -221,7 +229,7 @@ class Processes:
 
     def _run(
         self, c: ClusterState, task: dict[str, Any], slot: int, attempt: int, func: str
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], Scope]:
         from django_q.worker import worker
 
         sim = self.sim
@@ -236,11 +244,48 @@ class Processes:
                 guard_db(),
                 sim.as_process(("worker", c.name, str(slot))),
                 watchdog(sim.watchdog_seconds, "task", task=task["id"], func=func, attempt=attempt),
+                sim.calls.scope("task") as scope,
             ):
                 worker(tq, rq, _Timer(), timeout=None)  # no SIGALRM: timeouts are virtual
         finally:
             current_attempt.reset(token)
-        return rq.get_nowait()
+        return rq.get_nowait(), scope
+
+    def _observed(self, scope: Scope, tid: str, func: str, attempt: int) -> float:
+        """Record what the body slept and logged; returns the seconds it slept (part of its
+        virtual duration). Wall time blocked in ways nobody could intercept is a finding."""
+        sim, now = self.sim, self.sim.now()
+        slept = round(scope.slept, 6)  # virtual seconds, to the microsecond the clock keeps
+        if slept:
+            sim.timeline.add(
+                now,
+                "task.slept",
+                task=tid,
+                attempt=attempt,
+                seconds=slept,
+                calls=scope.sleeps,
+            )
+        if scope.counts:
+            sim.timeline.add(
+                now,
+                "task.logged",
+                task=tid,
+                func=func,
+                attempt=attempt,
+                counts=dict(sorted(scope.counts.items())),
+                records=[r.as_list() for r in scope.records],
+            )
+        if scope.blocked > BLOCKED_SECONDS and scope.blocked > 4 * (scope.cpu + 0.05):
+            sim.add_finding(
+                "blocked",
+                task=tid,
+                func=func,
+                attempt=attempt,
+                detail=f"more than {BLOCKED_SECONDS:g} s of wall time neither on the CPU nor in "
+                "the database (a socket wait, a lock, or a sleep the harness could not "
+                "intercept)",
+            )
+        return slept
 
     # -- the monitor ---------------------------------------------------------------------------
     def complete(self, done: Completion) -> None:
@@ -251,6 +296,7 @@ class Processes:
         c, res = done.cluster, done.result
         tid = res["id"]
         error = None if done.outcome == "ok" else _first_line(res.get("result"))
+        returned = {} if error or res.get("result") is None else {"returned": brief(res["result"])}
         sim.timeline.add(
             sim.now(),
             "task.finished",
@@ -260,14 +306,19 @@ class Processes:
             attempt=done.attempt,
             outcome=done.outcome,
             error=error,
+            **returned,
         )
         rq: queue.Queue[Any] = queue.Queue()
         rq.put(res)
         rq.put("STOP")
         if sim.locks is not None:  # the body's releases happen at its virtual end
             sim.locks.finish((tid, done.attempt), ("worker", c.name, str(done.slot)))
-        with cluster_conf(c.spec.conf()), guard_db(), sim.as_process(("monitor", c.name)):
-            monitor(rq, c.broker)
+        token = enqueue_parent.set((tid, "a hook or chain of " + str(sim.book.func(tid))))
+        try:
+            with cluster_conf(c.spec.conf()), guard_db(), sim.as_process(("monitor", c.name)):
+                monitor(rq, c.broker)
+        finally:
+            enqueue_parent.reset(token)
         c.busy -= 1
         heapq.heappush(c.free, done.slot)
         if c.running.get(tid) == done.attempt:

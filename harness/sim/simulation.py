@@ -25,7 +25,6 @@ import heapq
 import itertools
 import logging
 import os
-import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -43,14 +42,16 @@ from harness.sim.guards import (
     guard_db,
     in_error,
     project_zone,
-    schedule_in,
+    watchdog_finding,
 )
 from harness.sim.locks import LockModel
 from harness.sim.lookahead import Lookahead, next_time
 from harness.sim.network import NetworkGuard
-from harness.sim.patches import install
+from harness.sim.patches import current_attempt, install
 from harness.sim.processes import Processes
 from harness.sim.recorder import TaskBook, adopt_queued, func_repr, ledger_observer
+from harness.sim.runaway import Budget, RunawayGuard, RunawayStop, enqueue_parent
+from harness.sim.scopes import CallObserver
 
 __all__ = ["ClusterSpec", "Durations", "Simulation", "SimulationError", "TaskFailed"]
 
@@ -91,6 +92,7 @@ class Simulation:
         lock_helpers: list[str] | tuple[str, ...] = (),
         network_guard: bool = True,
         faithful: bool = False,
+        runaway: Budget | None = None,
     ) -> None:
         # UTC on purpose: the scheduler grid is start + 30 s·k, and aware arithmetic on a
         # ZoneInfo datetime is wall-clock arithmetic (it would shift the grid by an hour at a
@@ -112,6 +114,8 @@ class Simulation:
         self.faithful = faithful  # True: django-q2's own code everywhere (no accelerations)
         self.accelerations: Any = None  # harness.sim.accelerate.SaveTaskAccelerations
         self.locks: LockModel | None = None  # set by open() (harness.sim.locks)
+        self.calls: CallObserver | None = None  # set by open(): sleeps, logs (harness.sim.scopes)
+        self.runaway = RunawayGuard(runaway)
         self.timeline = Timeline()
         self.findings: list[dict[str, Any]] = []
         self.clusters: list[ClusterState] = []
@@ -119,7 +123,8 @@ class Simulation:
         self.processes = Processes(self)
         self.enqueue_log: list[tuple[str, str]] = []  # (task, func) of every enqueue, in order
         self.scheduler_errors = 0  # passes django-q2 logged as failed (and rolled back)
-        self.stopped: dict[str, Any] | None = None  # the watchdog finding that ended the run
+        self.stopped: dict[str, Any] | None = None  # the finding that ended the run (watchdog…)
+        self.interrupted: str | None = None  # the signal that stopped a replay (its runner sets)
         self.probes: list[Callable[[Simulation], None]] = []  # called after every step
         self._completions: list[tuple[datetime, int, Completion]] = []
         self._arrivals: list[tuple[datetime, int, Callable[[], Any]]] = []
@@ -155,6 +160,9 @@ class Simulation:
             self.accelerations = accelerate.install(patches)
         self.clock.start()
         self._undo.append(self.clock.stop)
+        self.calls = CallObserver(self.clock.view)
+        self.calls.install()
+        self._undo.append(self.calls.uninstall)
         if self.colocate:
             from django.db import connection
 
@@ -379,7 +387,9 @@ class Simulation:
         try:
             self._instant([i for i, when in ahead.passes.items() if when <= t], cap, ahead)
         except WatchdogExpired as exc:
-            self._abort_watchdog(exc)
+            self._abort(watchdog_finding(exc), "watchdog")
+        except RunawayStop as exc:
+            self._abort(dict(exc.args[0]), "runaway")
         for probe in self.probes:
             probe(self)
         self._raise_pending()
@@ -427,6 +437,9 @@ class Simulation:
 
         tid = task["id"]
         func = func_repr(task["func"])
+        running = current_attempt.get()  # a budget crossed here stops the enqueue itself
+        parent = enqueue_parent.get() or (None if running is None else (running[0], ""))
+        self.runaway.enqueued(tid, func, self.now(), parent)
         self.book.funcs[tid] = func
         self._last_enqueue = self.now()
         self.enqueue_log.append((tid, func))
@@ -462,26 +475,17 @@ class Simulation:
     def _lock_event(self, kind: str, **data: Any) -> None:
         self.timeline.add(self.now(), kind, **data)
 
-    def _abort_watchdog(self, exc: WatchdogExpired) -> None:
-        """A call that never returned ends the run at this instant, as a verdict.
-
-        The finding names the stopped call and, for a scheduler pass, the schedule whose
-        next-run computation was running (read from django-q2's own frame). With ``strict``
-        (pytest's ``qsim``) the test fails with the same text; the scenario runner instead ends
-        the run here and lets the checkers judge it."""
-        what, context, budget = exc.args
-        frames = traceback.extract_tb(exc.__traceback__)[-4:]
-        stack = " | ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in frames)
+    def _abort(self, data: dict[str, Any], reason: str) -> None:
+        """End the run at this instant with a finding, as a verdict: a call that never
+        returned (``watchdog``), work without virtual time passing (``runaway``). With
+        ``strict`` (pytest's ``qsim``) the test fails with the same text; the scenario runner
+        instead ends the run here and lets the checkers judge it."""
         from django.db import connection
 
         if connection.in_atomic_block and in_error(connection):
             connection.needs_rollback = True
-        extra: dict[str, Any] = {}
-        schedule = schedule_in(exc.__traceback__)
-        if schedule is not None:
-            extra["schedule"] = schedule
-        self.add_finding(
-            "watchdog", stopped=what, budget_seconds=budget, stack=stack, **context, **extra
-        )
+        self.add_finding(reason, **data)
         self.stopped = self.findings[-1]
-        self.timeline.add(self.now(), "run.stopped", reason="watchdog", stopped=what)
+        self.timeline.add(
+            self.now(), "run.stopped", reason=reason, stopped=data.get("stopped", reason)
+        )

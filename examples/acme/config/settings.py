@@ -115,6 +115,10 @@ Q_CLUSTER = {
     "bulk": 5,
 }
 
+# Hourly check that every charge we marked paid is "succeeded" at Stripe. Production turns it
+# on (ACME_CHARGE_RECONCILIATION=1); each process that starts makes sure the schedule exists.
+ACME_CHARGE_RECONCILIATION = os.environ.get("ACME_CHARGE_RECONCILIATION", "") == "1"
+
 # Stripe. The test key is a placeholder; production sets the real one in the environment.
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_acme_local_0000")

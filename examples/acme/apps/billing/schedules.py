@@ -64,3 +64,15 @@ def register_schedules():
         schedule_type=Schedule.MINUTES,
         minutes=30,
     )
+
+
+def register_reconciliation():
+    """The hourly Stripe reconciliation (only where ACME_CHARGE_RECONCILIATION is on)."""
+    Schedule.objects.get_or_create(
+        name="charge-reconciliation",
+        defaults={
+            "func": "apps.billing.tasks.reconcile_charges",
+            "schedule_type": Schedule.HOURLY,
+            "repeats": -1,
+        },
+    )

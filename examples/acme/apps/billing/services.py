@@ -3,6 +3,7 @@
 import calendar
 import datetime
 import logging
+import time
 
 import stripe
 from django.conf import settings
@@ -12,10 +13,16 @@ from .models import Charge, Customer, Subscription
 
 logger = logging.getLogger(__name__)
 
+# Stripe's transient errors (5xx, network) are retried in place, 0.5 s, 1 s and 2 s apart: the
+# idempotency key makes a repeated request safe, and most blips are over within seconds.
+STRIPE_RETRIES = 3
+STRIPE_BACKOFF_SECONDS = 0.5
+
 
 def configure_stripe():
     stripe.api_key = settings.STRIPE_SECRET_KEY
     stripe.api_base = settings.STRIPE_API_BASE
+    stripe.max_network_retries = 0  # create_payment_intent retries itself; no retries on retries
 
 
 def add_month(day):
@@ -65,17 +72,33 @@ def create_payment_intent(subscription, charge):
     """
     configure_stripe()
     customer = subscription.customer
-    return stripe.PaymentIntent.create(
-        amount=charge.amount_cents,
-        currency="usd",
-        customer=customer.stripe_customer_id,
-        payment_method=customer.payment_method,
-        off_session=True,
-        confirm=True,
-        description=f"Acme {subscription.plan} plan",
-        metadata={"subscription": str(subscription.pk), "period": charge.period.isoformat()},
-        idempotency_key=f"sub-{subscription.pk}-{charge.period}",
-    )
+    for attempt in range(STRIPE_RETRIES + 1):
+        try:
+            return stripe.PaymentIntent.create(
+                amount=charge.amount_cents,
+                currency="usd",
+                customer=customer.stripe_customer_id,
+                payment_method=customer.payment_method,
+                off_session=True,
+                confirm=True,
+                description=f"Acme {subscription.plan} plan",
+                metadata={
+                    "subscription": str(subscription.pk),
+                    "period": charge.period.isoformat(),
+                },
+                idempotency_key=f"sub-{subscription.pk}-{charge.period}",
+            )
+        except (stripe.APIConnectionError, stripe.APIError) as exc:
+            if attempt == STRIPE_RETRIES:
+                raise
+            delay = STRIPE_BACKOFF_SECONDS * 2**attempt
+            logger.warning(
+                "stripe %s for subscription %s; retrying in %.1f s",
+                type(exc).__name__,
+                subscription.pk,
+                delay,
+            )
+            time.sleep(delay)
 
 
 def open_charge(subscription):

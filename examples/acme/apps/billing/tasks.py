@@ -143,3 +143,17 @@ def send_weekly_digest():
         digest,
     )
     return digest
+
+
+def reconcile_charges():
+    """Hourly: every charge marked paid in the last day must be "succeeded" at Stripe."""
+    services.configure_stripe()
+    since = timezone.now() - datetime.timedelta(days=1)
+    mismatched = 0
+    paid = Charge.objects.filter(status=Charge.Status.SUCCEEDED, updated_at__gte=since)
+    for charge in paid.exclude(stripe_payment_intent_id=""):
+        intent = stripe.PaymentIntent.retrieve(charge.stripe_payment_intent_id)
+        if intent.status != "succeeded":
+            mismatched += 1
+            logger.error("charge %s is paid here but %s at Stripe", charge.pk, intent.status)
+    return {"checked": paid.count(), "mismatched": mismatched}

@@ -1,0 +1,77 @@
+"""Load outcomes: every arrival of the scenario's load did what it was meant to.
+
+A load is the scenario's way in (orders placed, invoices issued). When its callable raises, or
+returns an error-shaped result (the ``quiet-failures`` shapes), the run judged less than it claims:
+PRAHO's order service returned an error and logged a warning for every order of a replayed week
+("no current price for RON"), and nothing else said so. Fails when a load has more such arrivals
+than its ``[[load]] allow_failures`` (default 0); the message names the load and the first error.
+Arrivals that logged warnings are listed in the verdict (and in the summary's arrivals line) but
+do not fail it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.checkers import RunContext, Verdict, limit
+from harness.checkers.quiet_failures import shapes_of
+from harness.record.outcomes import first_record, load_tallies
+
+NAME = "load-outcomes"
+DOC = "load arrivals returned (no more raised or returned an error than allow_failures says)"
+
+
+def options(r: Any) -> dict[str, Any]:
+    return {}
+
+
+def check(ctx: RunContext) -> Verdict:
+    tallies = load_tallies(ctx.timeline, shapes_of(ctx))
+    if not tallies:
+        return Verdict(NAME, True, "no load arrivals")
+    allowed = {spec["name"]: spec.get("allow_failures", 0) for spec in ctx.record.scenario.loads}
+    evidence, failing = [], []
+    for name, tally in tallies.items():
+        head = f"{name}: {tally.arrivals} arrivals, {tally.returned} returned"
+        if tally.raised:
+            head += f", {tally.raised} raised"
+        if tally.error_results:
+            head += f", {tally.error_results} returned an error"
+        if tally.failed > allowed.get(name, 0):
+            failing.append(name)
+            head += f" (allow_failures = {allowed.get(name, 0)})"
+        evidence.append(head)
+        for e in tally.errors[:5]:
+            evidence.append(f"  {ctx.when(e.at)}: {_said(e)}")
+        if tally.first_warning is not None:
+            evidence.append(
+                f"  {tally.warned} arrivals logged warnings; first at "
+                f"{ctx.when(tally.first_warning.at)}: {first_record(tally.first_warning)}"
+            )
+    total = sum(t.arrivals for t in tallies.values())
+    if not failing:
+        return Verdict(
+            NAME, True, f"{total} arrivals of {len(tallies)} loads; " + _brief(tallies), evidence
+        )
+    first = tallies[failing[0]].first_error
+    assert first is not None
+    return Verdict(
+        NAME,
+        False,
+        f"{', '.join(failing)}: {tallies[failing[0]].failed} of {tallies[failing[0]].arrivals} "
+        f"arrivals failed; first at {ctx.when(first.at)}: {_said(first)}",
+        limit(evidence),
+    )
+
+
+def _said(e: Any) -> str:
+    if e.data.get("outcome") == "raised":
+        return f"raised {e.data.get('error')}"
+    return f"returned {e.data.get('returned')!r}"
+
+
+def _brief(tallies: dict[str, Any]) -> str:
+    warned = [f"{t.name} ({t.warned} logged warnings)" for t in tallies.values() if t.warned]
+    failed = [f"{t.name} ({t.failed} allowed failures)" for t in tallies.values() if t.failed]
+    parts = failed + warned
+    return "; ".join(parts) if parts else "every arrival returned"

@@ -1,0 +1,132 @@
+"""Quiet failures: executions django-q2 counted as successes that said otherwise.
+
+A task that catches its own exception, logs it and returns ``{"success": False}`` is a success to
+django-q2 (no retry, no Failure row; its result row is pruned later by ``save_limit``). One PRAHO
+task failed that way every night of a replayed week while every other verdict held. This checker
+fails on an execution that finished ``ok`` and returned an error-shaped result (default shapes
+``{success = false}``, ``{ok = false}``, ``{error = "*"}``; ``"*"``: present and not empty), or
+a value whose text matches one of ``patterns`` (e.g. ``"^Err\\("`` for a Result type); the
+evidence quotes the first record the execution logged at ``level`` or above.
+
+An execution that returned normally but logged at ``level`` or above (default ``"ERROR"``, from
+any logger but django-q2's) is listed too; it fails the run only with ``logs = "fail"`` — a
+health check that logs a server it found down has done its job.
+
+A project whose own machinery retries what it reports as failed (a job table swept every 15
+minutes) says so with ``ignore``: the failures stay visible in the report, not in the verdict.
+
+Options::
+
+    [expect.quiet-failures]
+    shapes = [{ success = false }, { status = "failed" }]   # replaces the defaults
+    patterns = ["^Err\\\\("]
+    level = "WARNING"                  # ERROR (default), WARNING or CRITICAL
+    logs = "fail"                      # "report" (default): logged errors alone do not fail
+    ignore = ["apps.audit.*"]          # globs of task functions not judged
+    ignore_messages = ["retrying in"]  # regular expressions over a record's message
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls, limit
+from harness.record.outcomes import DEFAULT_SHAPES, Shapes
+
+NAME = "quiet-failures"
+DOC = "no execution counted a success returned an error-shaped result or logged an error"
+LEVELS = {"WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def options(r: Any) -> dict[str, Any]:
+    shapes = r.get("shapes", list, default=None)
+    if shapes is not None:
+        for i, shape in enumerate(shapes):
+            if not isinstance(shape, dict) or not shape:
+                r.fail("a shape is a non-empty table of key = value ('*': present)", f"shapes[{i}]")
+    patterns = r.get("patterns", list, default=[])
+    ignore_messages = r.get("ignore_messages", list, default=[])
+    for key, items in (("patterns", patterns), ("ignore_messages", ignore_messages)):
+        for i, pattern in enumerate(items):
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                r.fail(f"bad regular expression: {exc}", f"{key}[{i}]")
+    level = r.get("level", str, default="ERROR")
+    if level not in LEVELS:
+        r.fail(f"{level!r}: use {', '.join(LEVELS)}", "level")
+    ignore = r.get("ignore", list, default=[])
+    logs = r.get("logs", str, default="report")
+    if logs not in ("report", "fail"):
+        r.fail(f"{logs!r}: use 'report' or 'fail'", "logs")
+    return {
+        "logs": logs,
+        "shapes": Shapes(tuple(shapes) if shapes is not None else DEFAULT_SHAPES, tuple(patterns)),
+        "level": level,
+        "ignore": [str(g) for g in ignore],
+        "ignore_messages": list(ignore_messages),
+    }
+
+
+def shapes_of(ctx: RunContext) -> Shapes:
+    """The error shapes this run is judged with (the load-outcomes checker uses them too)."""
+    return ctx.options(NAME).get("shapes") or Shapes()
+
+
+def check(ctx: RunContext) -> Verdict:
+    opts = ctx.options(NAME)
+    shapes = shapes_of(ctx)
+    level = LEVELS[opts.get("level", "ERROR")]
+    ignore, quiet = opts.get("ignore", []), opts.get("ignore_messages", [])
+    calls = enqueued_calls(ctx)
+    failures: list[str] = []
+    logged: list[str] = []
+    judged = 0
+    for t, attempt in ctx.history.attempts():
+        if attempt.outcome != "ok" or any(fnmatch.fnmatchcase(t.func or "", g) for g in ignore):
+            continue
+        judged += 1
+        shape = shapes.match(attempt.returned)
+        record = next(
+            (
+                f"logged {lvl} {logger}: {message!r}"
+                for lvl, logger, message in attempt.records
+                if LEVELS.get(lvl, 0) >= level and not any(re.search(q, message) for q in quiet)
+            ),
+            None,
+        )
+        if shape is None and record is None:
+            continue
+        e = calls.get(t.id)
+        call = call_repr(t.func, e.data.get("args"), e.data.get("kwargs")) if e else t.func
+        head = f"{call} (task {t.id[:8]}, attempt {attempt.number}) at {ctx.when(attempt.ended)}"
+        if shape is not None:
+            said = f"returned {_show(attempt.returned)} (error shape {shape})"
+            failures.append(f"{head} counted as a success but {said}" + _and(record))
+        else:
+            logged.append(f"{head} returned normally but {record}")
+    if opts.get("logs") == "fail":
+        failures, logged = failures + logged, []
+    note = f"; {len(logged)} more logged errors (logs = 'report')" if logged else ""
+    if not failures:
+        return Verdict(
+            NAME, True, f"{judged} successful executions, none reported a failure{note}", logged
+        )
+    return Verdict(
+        NAME,
+        False,
+        f"{len(failures)} of {judged} successful executions reported a failure; first: "
+        f"{failures[0]}{note}",
+        limit(failures + logged),
+    )
+
+
+def _and(record: str | None) -> str:
+    return "" if record is None else f", and {record}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -1,0 +1,55 @@
+"""Load callables and task code for the tests of what calls report beyond raising.
+
+* ``flaky_order``: a load that raises for some arrivals (3 of 10 with the default ``fail_on``);
+* ``preflight``: a load that logs a warning and returns, as PRAHO's order service does when a
+  price is missing;
+* ``enqueue_swallow``: a load that enqueues a task that catches its own error, logs it and
+  returns ``{"success": False}``;
+* ``loop_on_save``: a setup step that connects a ``post_save`` receiver which enqueues the task
+  whose save fires it (a loop without end, as one PRAHO commit had).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models.signals import post_save
+from django_q.tasks import async_task
+
+logger = logging.getLogger("fixture.orders")
+
+
+def flaky_order(n: int, fail_on: tuple[int, ...] = (2, 5, 8)) -> str:
+    if n in fail_on:
+        raise ValueError(f"order {n}: the payment gateway rejected the customer's country")
+    return f"order-{n}"
+
+
+def preflight(n: int) -> None:
+    logger.warning("Preflight validation failed: no current price for RON (order %s)", n)
+
+
+def enqueue_swallow(n: int) -> str:
+    return async_task("tests.harness.sample_tasks.swallow", n)
+
+
+def touch_customer(customer_id: int) -> int:
+    """Saves the customer: the receiver below enqueues this task again."""
+    from apps.customers.models import Customer
+
+    customer = Customer.objects.get(pk=customer_id)
+    customer.save()
+    return customer_id
+
+
+def _on_customer_saved(sender: type, instance: object, **kwargs: object) -> None:
+    async_task("tests.fixture_apps.calls.touch_customer", instance.pk)  # type: ignore[attr-defined]
+
+
+def loop_on_save() -> None:
+    from apps.customers.models import Customer
+
+    post_save.connect(_on_customer_saved, sender=Customer, dispatch_uid="fixture-loop")
+    customer = Customer.objects.order_by("pk").first()
+    assert customer is not None, "seed the customers first"
+    async_task("tests.fixture_apps.calls.touch_customer", customer.pk)
