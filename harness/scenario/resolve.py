@@ -67,9 +67,12 @@ def project_expect(scenario: Scenario) -> None:
     source = f"settings {getattr(settings, 'SETTINGS_MODULE', '?')}: HARNESS_EXPECT"
     if not isinstance(own, dict) or "checks" in own:
         raise ScenarioError(source, "", "a dict of checker name → options (no 'checks')")
-    parsed, _ = parse_expect_table(own, source)  # the project's own errors name the setting
-    for name, options in parsed.items():
-        scenario.expect.setdefault(name, options)
+    parse_expect_table(own, source)  # the project's own errors name the setting
+    # A scenario read from TOML keeps its tables as written (expect_raw) and parsed (expect);
+    # one built in Python has only ``expect``, as written: the record keeps the tables as
+    # written and the judge parses them.
+    written = scenario.expect_raw if scenario.expect_raw is not None else scenario.expect
+    for name, table in own.items():
+        written.setdefault(name, table)
     if scenario.expect_raw is not None:
-        for name, table in own.items():
-            scenario.expect_raw.setdefault(name, table)
+        scenario.expect, _ = parse_expect_table(scenario.expect_raw, scenario.source)
