@@ -13,16 +13,26 @@ Event kinds (fields in brackets):
   its transaction (ORM broker)
 * ``task.claimed`` [task, func, cluster, lock_until, redelivery]
 * ``task.started`` [task, func, cluster, attempt, timeout]
-* ``task.finished`` [task, func, cluster, attempt, outcome ok|failed|timeout, error]
+* ``task.finished`` [task, func, cluster, attempt, outcome ok|failed|timeout, error, returned]
+  (``returned``: what the body returned, :func:`brief`; absent when it returned None)
+* ``task.slept`` [task, attempt, seconds, calls] — virtual sleeps of the body (part of its
+  duration)
+* ``task.logged`` [task, func, attempt, counts, records] — WARNING+ records the body logged
+  (counts per level; the first five as [level, logger, message])
 * ``task.acked`` / ``task.discarded`` [task, queue] (``discarded``: bad signature)
 * ``task.killed`` [task, func, cluster, attempt] (its cluster went down while it ran)
 * ``cluster.down`` / ``cluster.up`` [cluster]
 * ``http.call`` [fake, operation, key, status, effect, fault, task, attempt]
+* ``load.called`` [load, call, args, kwargs, outcome returned|raised|stopped, error, returned,
+  logged, records, slept] — one load arrival and what came of it
+* ``startup.ready`` [app, whole] — an app's ``ready()`` redone at the virtual start (its start-up
+  database work; ``whole``: the database block had cut it short)
 * ``lock.refused`` / ``lock.waited`` [key, task, holder] — an advisory lock another running
   attempt holds (harness.sim.locks)
 * ``finding`` [finding, ...] — something that must fail the run (a scheduler pass that raised,
   a result that could not be saved, a watchdog stop, a refused connection, a per-process lock)
-* ``run.stopped`` [reason, stopped] — the last event of a run a watchdog stop ended
+* ``run.stopped`` [reason watchdog|runaway|interrupted, stopped, signal] — the last event of a
+  run that ended early
 """
 
 from __future__ import annotations

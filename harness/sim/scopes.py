@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import sys
 import threading
 import time
@@ -44,6 +45,7 @@ KEPT_RECORDS = 5
 """Records kept per scope (every record is counted; the first few are kept as text)."""
 MESSAGE_CHARS = 300
 _OWN_LOGGERS = ("django-q",)  # django-q2's: a task's failure is its outcome, not a log finding
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _SKIP_SCAN = ("harness", "_pytest", "pytest", "pluggy", "time_machine", "freezegun")
 
 _REAL_SLEEP = time.sleep
@@ -104,7 +106,7 @@ def _message(record: logging.LogRecord) -> str:
     if record.exc_info and record.exc_info[1] is not None:
         exc = record.exc_info[1]
         text += f" ({type(exc).__name__}: {exc})"
-    line = " ".join(text.split())
+    line = _ADDRESS.sub("", " ".join(text.split()))  # an object's address changes every run
     return line[:MESSAGE_CHARS]
 
 
