@@ -130,8 +130,16 @@ class NetworkGuard:
         raise ConnectionRefusedError(111, f"dq-harness: {reason} ({fake.hostname}:{port})")
 
     def _connected(self, sock: Any, diverted: tuple[str, Any] | None) -> None:
-        if diverted is not None:
-            self.hosts.remember(sock.getsockname()[1], current_attempt.get())
+        """Remember who opened a diverted connection (also a non-blocking one, still under
+        way: its local port is already bound)."""
+        if diverted is None:
+            return
+        try:
+            port = sock.getsockname()[1]
+        except OSError:
+            return
+        if port:
+            self.hosts.remember(port, current_attempt.get())
 
     def install(self) -> None:
         guard = self
@@ -140,19 +148,20 @@ class NetworkGuard:
 
         def connect(sock: Any, address: Any) -> Any:
             diverted = guard._destination(sock, address)
-            result = original_connect(sock, diverted or address)
-            guard._connected(sock, diverted)
-            return result
+            try:
+                return original_connect(sock, diverted or address)
+            finally:  # a non-blocking connect raises BlockingIOError, under way
+                guard._connected(sock, diverted)
 
         def connect_ex(sock: Any, address: Any) -> int:
             try:
                 diverted = guard._destination(sock, address)
             except ConnectionRefusedError:
                 return 111  # ECONNREFUSED
-            result = original_connect_ex(sock, diverted or address)
-            if result == 0:
+            try:
+                return original_connect_ex(sock, diverted or address)
+            finally:
                 guard._connected(sock, diverted)
-            return result
 
         reason = "no network in a simulation: refuse and record non-loopback connections"
         self.patches.set(socket.socket, "connect", connect, reason)

@@ -6,6 +6,7 @@ urllib and requests (``responses`` for the in-process path, as a replay mounts i
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import itertools
 import json
@@ -142,6 +143,30 @@ def test_a_raw_socket_client_that_pins_reaches_the_fake_attributed_to_its_task(g
     ]
     assert {e.detail["address"] for e in guarded.ledger.entries()} == {address}
     assert guarded.findings == []
+
+
+def test_an_asyncio_client_is_attributed_too(guarded):
+    """A non-blocking connect (asyncio's) is still under way when it returns."""
+    _, address = guarded.fake("http://api.tax.example")
+
+    async def read() -> bytes:
+        reader, writer = await asyncio.open_connection("api.tax.example", 80)
+        writer.write(
+            b"GET /api/v1/invoices/A1 HTTP/1.1\r\nHost: api.tax.example\r\n"
+            + f"Authorization: {AUTH['Authorization']}\r\nConnection: close\r\n\r\n".encode()
+        )
+        data = await reader.read()
+        writer.close()
+        return data
+
+    token = current_attempt.set(("task-async", 1))
+    try:
+        answer = asyncio.run(read())
+    finally:
+        current_attempt.reset(token)
+    assert answer.startswith(b"HTTP/1.1 404") and b"no invoice A1" in answer
+    (entry,) = guarded.ledger.entries()
+    assert (entry.task_id, entry.attempt, entry.detail["address"]) == ("task-async", 1, address)
 
 
 def test_a_fault_over_a_raw_socket_drops_the_connection_at_once(guarded):
