@@ -42,8 +42,8 @@ def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:
     for func in scenario.durations:
         resolve(func, f"durations.per_func.{func}")
     for spec in scenario.fakes:
+        cls = fake_class(spec, scenario.source)
         if spec.app is not None:
-            cls = fake_class(spec, scenario.source)
             resolved[spec.app] = check_fake(spec, cls, scenario.source)
     return resolved
 
@@ -56,6 +56,9 @@ def fake_class(spec: FakeSpec, source: str) -> type:
     from harness.fakes.base import FakeApp
 
     if spec.app is None:
+        if spec.kind not in FAKES:  # a Scenario built in Python; TOML is checked when parsed
+            reason = f"unknown fake; choose from {', '.join(FAKES)}, or give its class as app"
+            raise ScenarioError(source, f"fakes.{spec.kind}", reason)
         return FAKES[spec.kind]
     where = f"fakes.{spec.kind}.app"
     module, _, name = spec.app.rpartition(":" if ":" in spec.app else ".")

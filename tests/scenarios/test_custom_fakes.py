@@ -115,6 +115,8 @@ def test_a_scenario_names_its_own_fake_by_dotted_path():
     assert check_fake(spec, fake_class(spec, "<t>"), "<t>") is FakeTaxAuthority
     builtin = FakeSpec(kind="payments", url="https://x", app="harness.fakes:FakePayments")
     assert fake_class(builtin, "<t>").__name__ == "FakePayments"
+    with pytest.raises(ScenarioError, match=r"<t>: fakes\.mail: unknown fake; .* as app"):
+        fake_class(FakeSpec(kind="mail", url="https://x"), "<t>")
     with pytest.raises(ScenarioError, match=r"fakes\.tax: unknown fake; .* app = "):
         parse({**doc, "fakes": {"tax": {"url": "https://api.tax.example"}}}, "<t>")
     with pytest.raises(ScenarioError, match=r"fakes\.tax\.app: .*Fake\.Tax.* is not a dotted path"):
