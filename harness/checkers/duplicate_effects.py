@@ -25,10 +25,22 @@ DEFAULT_ONCE = (
 
 
 def options(r: Any) -> dict[str, Any]:
-    once = r.get("once", list, default=list(DEFAULT_ONCE))
+    once = r.get("once", list, default=None)
+    if once is None:
+        return {}
     if not all(isinstance(x, str) for x in once):
         r.fail("a list of effect names", "once")
     return {"once": once}
+
+
+def once_effects(ctx: RunContext) -> set[str]:
+    """The effects judged: ``once`` as the scenario names them; else the defaults and every
+    effect a fake declared must happen once (a project's fake: ``route(..., once=True)``)."""
+    named = ctx.options(NAME).get("once")
+    if named is not None:
+        return set(named)
+    assert ctx.ledger is not None
+    return set(DEFAULT_ONCE) | {e.effect for e in ctx.ledger.entries() if e.detail.get("once")}
 
 
 def _unkeyed_money(entries: list[Any], once: set[str]) -> str:
@@ -53,7 +65,7 @@ def _unkeyed_money(entries: list[Any], once: set[str]) -> str:
 def check(ctx: RunContext) -> Verdict:
     if ctx.ledger is None:
         return Verdict(NAME, True, "no fakes mounted: nothing to check")
-    once = set(ctx.options(NAME).get("once", DEFAULT_ONCE))
+    once = once_effects(ctx)
     groups: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
     for entry in ctx.ledger.entries():
         if entry.effect in once and entry.business_key is not None:

@@ -28,10 +28,16 @@ ENV_FAULT = "fakes.fault"
 ENV_LATENCY_MS = "fakes.latency_ms"
 #: environ key a transport may set with ``(task_id, attempt)`` when headers are absent.
 ENV_ATTRIBUTION = "fakes.attribution"
+#: environ key a transport sets when the client sent to the host's address, not its name
+#: (a client that resolves and pins DNS); recorded in the ledger's ``detail["address"]``.
+ENV_ADDRESS = "fakes.address"
 
 Attribution = Callable[[], tuple[str | None, int | None]]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+#: Constructor keywords the runner sets itself (webhooks, the transport): never options.
+HARNESS_FILLS = ("attribution", "sender", "webhook_url", "deliver_webhooks", "max_body_bytes")
 
 
 @dataclass
@@ -69,10 +75,24 @@ def json_body(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
+def option_names(cls: type) -> list[str]:
+    """A fake's options: its constructor's keyword-only parameters, less what the runner fills."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    return [
+        name
+        for name, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in HARNESS_FILLS
+    ]
+
+
 class FakeApp:
     """Base WSGI application; subclasses set :attr:`name` and implement the hooks below."""
 
     name = "fake"
+    #: Options whose values are credentials: a run replaces them by markers in what it records.
+    credentials: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -215,6 +235,8 @@ class FakeApp:
     ) -> Reply:
         detail = dict(call.detail) if call else {}
         detail.update(reply.detail)
+        if request.environ.get(ENV_ADDRESS):
+            detail["address"] = request.environ[ENV_ADDRESS]
         if fault is not None:
             detail["fault_rule"] = fault.rule
             if fault.latency_ms:

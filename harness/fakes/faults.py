@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.durations import parse_duration
-from harness.fakes.operations import FAKE_NAMES, OPERATIONS
+from harness.fakes.operations import OPERATIONS
 
 RULE_TYPES = ("outage", "error", "rate_limit", "latency", "lost_response")
 OUTAGE_KINDS = ("503", "connection_refused", "read_timeout")
@@ -132,7 +132,15 @@ class FaultPlan:
     description: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FaultPlan:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        operations: Mapping[str, Iterable[str] | None] | None = None,
+    ) -> FaultPlan:
+        """Validate ``data``. ``operations`` adds fakes the plan may name beyond the built-in
+        ones (a project's own fakes): name → its operation names, or None when they are not
+        known yet (any operation is accepted, to be checked once the fake's class imports)."""
         if not isinstance(data, Mapping):
             raise FaultPlanError(f"fault plan: expected a table/object, got {_show(data)}")
         unknown = sorted(set(data) - _TOP_KEYS)
@@ -149,8 +157,11 @@ class FaultPlan:
         raw_rules = data.get("rules", [])
         if not isinstance(raw_rules, list):
             raise FaultPlanError(f"fault plan: rules: expected a list, got {_show(raw_rules)}")
+        known: dict[str, frozenset[str] | None] = dict(OPERATIONS)
+        for fake, ops in (operations or {}).items():
+            known[fake] = None if ops is None else frozenset(ops)
         return cls(
-            rules=tuple(_parse_rule(i, r) for i, r in enumerate(raw_rules)),
+            rules=tuple(_parse_rule(i, r, known) for i, r in enumerate(raw_rules)),
             description=description,
         )
 
@@ -231,7 +242,7 @@ def _int(value: Any, where: str, low: int, high: int | None = None) -> int:
     return value
 
 
-def _parse_rule(index: int, raw: Any) -> Rule:
+def _parse_rule(index: int, raw: Any, known: Mapping[str, frozenset[str] | None]) -> Rule:
     at = f"rules[{index}]"
     if not isinstance(raw, Mapping):
         raise FaultPlanError(f"fault plan: {at}: expected a table/object, got {_show(raw)}")
@@ -244,25 +255,28 @@ def _parse_rule(index: int, raw: Any) -> Rule:
     if unknown:
         raise FaultPlanError(f"fault plan: {at}: unknown key {unknown[0]!r} for type {rtype!r}")
     fields: dict[str, Any] = {"index": index, "type": rtype}
-    fields.update(_matching(raw, at))
+    fields.update(_matching(raw, at, known))
     fields.update(_window(raw, at))
     fields.update(_by_type(raw, at, rtype))
     fields.update(_reply(raw, at))
     return Rule(**fields)
 
 
-def _matching(raw: Mapping[str, Any], at: str) -> dict[str, Any]:
+def _matching(
+    raw: Mapping[str, Any], at: str, known: Mapping[str, frozenset[str] | None]
+) -> dict[str, Any]:
     """What a rule applies to: its name, fakes, operations, business keys, hosts."""
     fields: dict[str, Any] = {}
     if "name" in raw:
         if not isinstance(raw["name"], str):
             raise FaultPlanError(f"fault plan: {at}.name: expected a string")
         fields["name"] = raw["name"]
-    fakes = _names(raw["fake"], f"{at}.fake", FAKE_NAMES) if "fake" in raw else None
+    fakes = _names(raw["fake"], f"{at}.fake", known) if "fake" in raw else None
     fields["fakes"] = fakes
     if "operation" in raw:
-        known = set().union(*(OPERATIONS[f] for f in (fakes or FAKE_NAMES)))
-        fields["operations"] = _names(raw["operation"], f"{at}.operation", known)
+        sets = [known[f] for f in (fakes or known)]
+        allowed = None if None in sets else set().union(*sets)  # type: ignore[arg-type]
+        fields["operations"] = _names(raw["operation"], f"{at}.operation", allowed)
     if "business_key" in raw:
         fields["business_keys"] = _names(raw["business_key"], f"{at}.business_key")
     if "host" in raw:

@@ -25,7 +25,13 @@ import responses
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import EnvironBuilder
 
-from harness.fakes.base import ENV_ATTRIBUTION, ENV_FAULT, ENV_LATENCY_MS, Attribution
+from harness.fakes.base import (
+    ENV_ADDRESS,
+    ENV_ATTRIBUTION,
+    ENV_FAULT,
+    ENV_LATENCY_MS,
+    Attribution,
+)
 from harness.fakes.faults import Fault
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -62,14 +68,41 @@ def _call_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[s
     return captured[0], list(captured[1]), body
 
 
-class _MountedApp(responses.CallbackResponse):
-    """One ``responses`` entry that sends every method under ``base_url`` to a WSGI app."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    def __init__(self, base_url: str, app: WSGIApp, attribution: Attribution | None) -> None:
+
+def _base_pattern(base_url: str, addresses: Iterable[str]) -> re.Pattern[str]:
+    """``base_url`` itself, or with its host replaced by one of ``addresses`` (the port the URL
+    names, or the scheme's default, written or not): where a client that pinned the address
+    it resolved sends the request."""
+    parts = urlsplit(base_url)
+    alternatives = [re.escape(base_url)]
+    port = parts.port or DEFAULT_PORTS[parts.scheme]
+    ports = f"(?::{port})?" if port == DEFAULT_PORTS[parts.scheme] else f":{port}"
+    for address in addresses:
+        host = f"[{address}]" if ":" in address else address
+        alternatives.append(
+            f"{re.escape(parts.scheme)}://{re.escape(host)}{ports}{re.escape(parts.path)}"
+        )
+    return re.compile("(?:" + "|".join(alternatives) + r")(?:[/?#].*)?$")
+
+
+class _MountedApp(responses.CallbackResponse):
+    """One ``responses`` entry that sends every method under ``base_url`` (or the same URL at
+    one of ``addresses``) to a WSGI app."""
+
+    def __init__(
+        self,
+        base_url: str,
+        app: WSGIApp,
+        attribution: Attribution | None,
+        addresses: Iterable[str] = (),
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app = app
         self.attribution = attribution
-        pattern = re.compile(re.escape(self.base_url) + r"(?:[/?#].*)?$")
+        self.netloc = urlsplit(self.base_url).netloc
+        pattern = _base_pattern(self.base_url, addresses)
         super().__init__("GET", pattern, callback=self._callback, content_type=None)
 
     def matches(self, request: Any) -> tuple[bool, str]:
@@ -88,7 +121,9 @@ class _MountedApp(responses.CallbackResponse):
             body = b"".join(body)  # a generator body
         builder = EnvironBuilder(
             method=request.method or "GET",
-            base_url=f"{parts.scheme}://{parts.netloc}",
+            # The app sees the host it is mounted for (a client that sent to a pinned address
+            # sends its name in a Host header, which wins as it does over a real socket).
+            base_url=f"{parts.scheme}://{self.netloc}",
             path=parts.path or "/",
             query_string=parts.query,
             headers=list(request.headers.items()),
@@ -100,6 +135,8 @@ class _MountedApp(responses.CallbackResponse):
             builder.close()
         if self.attribution is not None:
             environ[ENV_ATTRIBUTION] = self.attribution
+        if parts.netloc != self.netloc:  # sent to an address the host resolved to
+            environ[ENV_ADDRESS] = parts.hostname
         status, headers, content = _call_wsgi(self.app, environ)
         fault = environ.get(ENV_FAULT)
         if fault is not None:
@@ -113,12 +150,16 @@ def mount_responses(
     app: WSGIApp,
     *,
     attribution: Attribution | None = None,
+    addresses: Iterable[str] = (),
 ) -> None:
     """Route every request under ``base_url`` (any method) through ``app`` in-process.
 
-    With ``assert_all_requests_are_fired=True`` an unused mount fails like any unused entry.
+    ``addresses``: IP addresses the base URL's host resolves to; a request sent to one of them
+    (the URL rewritten to the address, the name in the ``Host`` header: a client that pins what
+    it resolved) reaches the app too. With ``assert_all_requests_are_fired=True`` an unused
+    mount fails like any unused entry.
     """
-    rsps.add(_MountedApp(base_url, app, attribution))
+    rsps.add(_MountedApp(base_url, app, attribution, addresses))
 
 
 class _FaultingMiddleware:

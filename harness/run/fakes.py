@@ -1,10 +1,12 @@
 """Mount a scenario's fakes in-process: one ledger, one fault injector, one RequestsMock.
 
-Every fake of ``[fakes.<kind>]`` is built from ``harness.fakes.FAKES`` (kind → class) with its
-options (``{settings.NAME}`` replaced by the setting's value), mounted at its URL on one
-``responses.RequestsMock`` (any other request is refused: no network), and its ledger is copied
-into the timeline. A payments fake with ``webhook_path`` delivers its webhooks to the project's
-own view after each step, through Django's test client.
+Every fake of ``[fakes.<name>]`` is built from its class (``harness.fakes.FAKES`` for the
+built-in names, the project's own with ``app = "dotted.path:Class"``) with its options
+(``{settings.NAME}`` replaced by the setting's value), mounted at its URL on one
+``responses.RequestsMock`` (any other request is refused: no network), its host given an
+address the network guard owns (a client that resolves and pins DNS reaches it too), and its
+ledger is copied into the timeline. A payments fake with ``webhook_path`` delivers its webhooks
+to the project's own view after each step, through Django's test client.
 """
 
 from __future__ import annotations
@@ -62,51 +64,80 @@ def _webhook_sender(path: str) -> Callable[..., Any]:
 def mount(
     scenario: Scenario, sim: Any, rsps: Any, seed: int
 ) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
-    """Build the ledger, the fault injector and every fake; mount them on ``rsps``.
+    """Build the ledger, the fault injector and every fake; mount them on ``rsps``, and give
+    each fake's host an address the network guard owns (:mod:`harness.sim.fakehosts`).
 
-    Returns (ledger or None, kind → (fake, options), the merged fault rules)."""
-    from harness.fakes import FaultInjector, FaultPlan, Ledger
+    Returns (ledger or None, name → (fake, options), the merged fault rules)."""
+    from harness.fakes import Ledger
     from harness.fakes.transport import mount_responses
+    from harness.scenario.resolve import fake_class
 
     if not scenario.fakes:
         return None, {}, []
     ledger = Ledger(sim.now)
+    classes = {spec.kind: fake_class(spec, scenario.source) for spec in scenario.fakes}
     rules = [dict(rule) for spec in scenario.fakes for rule in spec.faults]
-    injector = (
-        FaultInjector(FaultPlan.from_dict({"rules": rules}), seed=seed, origin=scenario.start)
-        if rules
-        else None
-    )
+    injector = _injector(scenario, classes, rules, seed)
     built: dict[str, Any] = {}
     for spec in scenario.fakes:
         where = f"fakes.{spec.kind}"
         options = fill_settings(spec.options, scenario, f"{where}.options")
         url = check_url(fill_settings(spec.url, scenario, f"{where}.url"), scenario, f"{where}.url")
         try:
-            fake = _construct(spec, ledger, sim.now, injector, options, seed)
-        except TypeError as exc:
+            fake = _construct(spec, classes[spec.kind], ledger, sim.now, injector, options, seed)
+        except (TypeError, ValueError) as exc:
             raise ScenarioError(scenario.source, f"{where}.options", str(exc)) from None
         if spec.kind == "payments" and spec.webhook_path:
             sim.probes.append(lambda _sim, fake=fake: fake.deliver_webhooks())
-        mount_responses(rsps, url, fake)
+        guard = getattr(sim, "guard", None)
+        addresses = [guard.own(url, fake)] if guard is not None else []
+        mount_responses(rsps, url, fake, addresses=addresses)
         built[spec.kind] = (fake, options)
     sim.observe_ledger(ledger)
     return ledger, built, rules
 
 
-def _construct(
-    spec: FakeSpec, ledger: Any, now: Any, injector: Any, options: dict, seed: int
+def _injector(
+    scenario: Scenario, classes: dict[str, type], rules: list[dict[str, Any]], seed: int
 ) -> Any:
-    from harness.fakes import FAKES
+    """One fault injector for every fake's rules (None without rules)."""
+    from harness.fakes import FaultInjector, FaultPlan
+    from harness.scenario.resolve import fake_operations
 
-    cls = FAKES[spec.kind]
+    if not rules:
+        return None
+    own = {spec.kind: fake_operations(classes[spec.kind]) for spec in scenario.fakes if spec.app}
+    plan = FaultPlan.from_dict({"rules": rules}, operations=own)
+    return FaultInjector(plan, seed=seed, origin=scenario.start)
+
+
+def _construct(
+    spec: FakeSpec,
+    cls: type,
+    ledger: Any,
+    now: Any,
+    injector: Any,
+    options: dict,
+    seed: int,
+) -> Any:
     extra: dict[str, Any] = {}
-    if spec.kind == "payments":
+    if _accepts(cls, "seed"):
         extra["seed"] = seed
-        if spec.webhook_path:
-            extra.update(
-                webhook_url=f"http://localhost{spec.webhook_path}",
-                sender=_webhook_sender(spec.webhook_path),
-                deliver_webhooks="manual",
-            )
-    return cls(ledger, now, injector, **{**extra, **options})
+    if spec.kind == "payments" and spec.webhook_path:
+        extra.update(
+            webhook_url=f"http://localhost{spec.webhook_path}",
+            sender=_webhook_sender(spec.webhook_path),
+            deliver_webhooks="manual",
+        )
+    fake = cls(ledger, now, injector, **{**extra, **options})
+    fake.name = spec.kind  # faults, the ledger and the report know a fake by its scenario name
+    return fake
+
+
+def _accepts(cls: type, keyword: str) -> bool:
+    """The constructor takes ``keyword`` (by name, or through ``**kwargs``)."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    variadic = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return keyword in params or variadic

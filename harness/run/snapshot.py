@@ -50,8 +50,9 @@ def secret_values(options: dict[str, Any], fakes: dict[str, Any]) -> list[tuple[
             out.append((f"setting {name}", str(value)))
     for i, value in enumerate(options.get("values", [])):
         out.append((f"secret value #{i + 1}", str(value)))
-    for kind, (_fake, fake_options) in fakes.items():
-        for key in CREDENTIAL_OPTIONS:
+    for kind, (fake, fake_options) in fakes.items():
+        own = tuple(getattr(fake, "credentials", ()))  # a project's fake names its own
+        for key in dict.fromkeys(CREDENTIAL_OPTIONS + own):
             value = fake_options.get(key)
             if isinstance(value, str) and len(value) >= 8:
                 out.append((f"fakes.{kind}.{key}", value))

@@ -81,6 +81,7 @@ class FakeSpec:
     options: dict[str, Any] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
     webhook_path: str | None = None  # payments: deliver webhooks to this path (Django client)
+    app: str | None = None  # a project's own fake: "dotted.path:Class" (a FakeApp subclass)
 
 
 @dataclass

@@ -261,15 +261,16 @@ def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
     from harness.fakes.faults import FaultPlan, FaultPlanError
 
     specs = []
+    custom = _custom_fakes(t)
     for kind in list(t.data):
-        if kind not in FAKE_KINDS:
-            t.fail(f"unknown fake; choose from {', '.join(FAKE_KINDS)}", kind)
         f = t.table(kind)
-        spec = FakeSpec(kind=kind, url=f.get("url", str, required=True))
+        spec = FakeSpec(kind=kind, url=f.get("url", str, required=True), app=custom.get(kind))
+        f.seen.add("app")
         if "{settings." not in spec.url:  # a template is checked once settings fill it in
             _check_url(f, spec.url)
         spec.options = f.get("options", dict, default={})
-        _check_fake_options(f, kind, spec.options)
+        if spec.app is None:  # a project's own fake is checked once its class imports
+            _check_fake_options(f, kind, spec.options)
         spec.webhook_path = f.get("webhook_path", str)
         if spec.webhook_path is not None and kind != "payments":
             f.fail("only the payments fake sends webhooks", "webhook_path")
@@ -280,7 +281,7 @@ def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
                     f.fail(f"a rule of the {kind} fake names fake {rule['fake']!r}", f"faults[{j}]")
                 rule.setdefault("fake", kind)
         try:
-            FaultPlan.from_dict({"rules": rules})
+            FaultPlan.from_dict({"rules": rules}, operations=dict.fromkeys(custom))
         except FaultPlanError as exc:
             reason = str(exc).removeprefix("fault plan: ").replace("rules[", "faults[", 1)
             raise ScenarioError(t.source, f.where, reason.strip()) from None
@@ -289,6 +290,28 @@ def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
         specs.append(spec)
     t.done()
     return specs
+
+
+def _custom_fakes(t: OptionsReader) -> dict[str, str]:
+    """``[fakes.NAME] app = "dotted.path:Class"``: a project's own fake, by name (its class
+    imports once Django is set up: :mod:`harness.scenario.resolve`)."""
+    from harness.scenario.resolve import APP_PATH
+
+    apps = {}
+    for kind, table in t.data.items():
+        app = table.get("app") if isinstance(table, dict) else None
+        f = t.table(kind)
+        if app is None:
+            if kind not in FAKE_KINDS:
+                f.fail(
+                    f"unknown fake; choose from {', '.join(FAKE_KINDS)}, or name your own "
+                    'class with app = "dotted.path:Class"'
+                )
+            continue
+        if not isinstance(app, str) or not APP_PATH.match(app):
+            f.fail(f"{_show(app)} is not a dotted path like 'myproject.fakes:FakeMailer'", "app")
+        apps[kind] = app
+    return apps
 
 
 def _check_url(f: OptionsReader, url: str) -> None:
@@ -301,26 +324,16 @@ def _check_url(f: OptionsReader, url: str) -> None:
 
 def _check_fake_options(f: OptionsReader, kind: str, options: dict[str, Any]) -> None:
     """The options are the fake's constructor keywords: unknown names are errors now."""
-    import inspect
-
     from harness.fakes import FAKES
+    from harness.fakes.base import option_names
 
-    params = inspect.signature(FAKES[kind].__init__).parameters
-    accepted = [
-        name
-        for name, p in params.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in _HARNESS_FILLS
-    ]
+    accepted = option_names(FAKES[kind])
     for name in options:
         if name not in accepted:
             f.fail(
                 f"unknown option {name!r} of the {kind} fake; accepted: {', '.join(accepted)}",
                 f"options.{name}",
             )
-
-
-_HARNESS_FILLS = ("attribution", "sender", "webhook_url", "deliver_webhooks", "max_body_bytes")
-"""Constructor keywords the runner sets itself (from webhook_path and the transport)."""
 
 
 def _parse_expect(t: OptionsReader, scenario: Scenario) -> None:

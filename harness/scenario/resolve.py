@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from harness.scenario.model import Scenario, ScenarioError
+from harness.scenario.model import FakeSpec, Scenario, ScenarioError
+
+APP_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$")
+"""``dotted.path:Class`` or ``dotted.path.Class``: a project's own fake."""
 
 
 def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:
@@ -37,6 +41,10 @@ def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:
         resolve(path, f"locks.helpers[{i}]")
     for func in scenario.durations:
         resolve(func, f"durations.per_func.{func}")
+    for spec in scenario.fakes:
+        cls = fake_class(spec, scenario.source)
+        if spec.app is not None:
+            resolved[spec.app] = check_fake(spec, cls, scenario.source)
     _check_apps(scenario)
     project_expect(scenario)
     return resolved
@@ -46,7 +54,7 @@ def _check_apps(scenario: Scenario) -> None:
     from django.apps import apps
 
     for i, label in enumerate(scenario.startup_ready):
-        if not apps.is_installed(label) and label not in apps.app_configs:
+        if label not in apps.app_configs:
             raise ScenarioError(
                 scenario.source, f"startup.ready[{i}]", f"no installed app labelled {label!r}"
             )
@@ -76,3 +84,68 @@ def project_expect(scenario: Scenario) -> None:
         written.setdefault(name, table)
     if scenario.expect_raw is not None:
         scenario.expect, _ = parse_expect_table(scenario.expect_raw, scenario.source)
+
+
+def fake_class(spec: FakeSpec, source: str) -> type:
+    """The class of ``[fakes.NAME]``: the built-in one, or the project's own (``app``)."""
+    import importlib
+
+    from harness.fakes import FAKES
+    from harness.fakes.base import FakeApp
+
+    if spec.app is None:
+        if spec.kind not in FAKES:  # a Scenario built in Python; TOML is checked when parsed
+            reason = f"unknown fake; choose from {', '.join(FAKES)}, or give its class as app"
+            raise ScenarioError(source, f"fakes.{spec.kind}", reason)
+        return FAKES[spec.kind]
+    where = f"fakes.{spec.kind}.app"
+    module, _, name = spec.app.rpartition(":" if ":" in spec.app else ".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except AttributeError:
+        raise ScenarioError(source, where, f"module {module!r} has no {name!r}") from None
+    except Exception as exc:  # ImportError, or the module itself raising while it imports
+        first = (str(exc).splitlines() or [""])[0]
+        reason = f"cannot import {module!r}: {type(exc).__name__}: {first}"
+        raise ScenarioError(source, where, reason) from None
+    if not (isinstance(cls, type) and issubclass(cls, FakeApp)):
+        reason = f"{spec.app!r} is not a fake: subclass harness.fakes.FakeService"
+        raise ScenarioError(source, where, reason)
+    if spec.kind in FAKES and cls is not FAKES[spec.kind]:
+        reason = f"{spec.kind!r} is the built-in {spec.kind} fake: give yours another name"
+        raise ScenarioError(source, where, reason)
+    return cls
+
+
+def fake_operations(cls: type) -> frozenset[str] | None:
+    """The operations a fault rule may name for ``cls`` (None: it does not declare them)."""
+    from harness.fakes import FAKES
+    from harness.fakes.operations import OPERATIONS
+    from harness.fakes.service import FakeService
+
+    if issubclass(cls, FakeService):
+        return cls.operations
+    builtin = [kind for kind, known in FAKES.items() if known is cls]
+    return OPERATIONS[builtin[0]] if builtin else None
+
+
+def check_fake(spec: FakeSpec, cls: type, source: str) -> type:
+    """Its options are constructor keywords; its fault rules name operations it declares."""
+    from harness.fakes.base import option_names
+
+    accepted = option_names(cls)
+    for name in spec.options:
+        if name not in accepted:
+            reason = f"unknown option {name!r} of {cls.__name__}; accepted: {', '.join(accepted)}"
+            raise ScenarioError(source, f"fakes.{spec.kind}.options.{name}", reason)
+    known = fake_operations(cls)
+    for j, rule in enumerate(spec.faults):
+        wanted = rule.get("operation", [])
+        for op in [wanted] if isinstance(wanted, str) else wanted:
+            if known is not None and op not in known:
+                reason = (
+                    f"unknown value {op!r}: {cls.__name__} declares "
+                    f"{', '.join(sorted(known)) or 'no operations'}"
+                )
+                raise ScenarioError(source, f"fakes.{spec.kind}.faults[{j}].operation", reason)
+    return cls

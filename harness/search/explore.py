@@ -47,10 +47,14 @@ class FaultSpace:
     def of(
         cls, scenario: Any, operations: list[str] | None = None, max_rules: int = 4
     ) -> FaultSpace:
-        """Every fake the scenario mounts; ``operations`` narrows the calls that may fail."""
-        fakes = tuple(spec.kind for spec in scenario.fakes)
+        """Every built-in fake the scenario mounts (a project's own fake, ``app = …``, keeps
+        its scenario's rules but is not searched); ``operations`` narrows the calls that may
+        fail."""
+        fakes = tuple(spec.kind for spec in scenario.fakes if spec.app is None)
         if not fakes:
-            raise HarnessError(f"{scenario.source}: mounts no fakes: there is nothing to fault")
+            raise HarnessError(
+                f"{scenario.source}: mounts no built-in fakes: there is nothing to fault"
+            )
         if max_rules < 1:
             raise HarnessError(f"--max-rules: must be at least 1, got {max_rules}")
         chosen: dict[str, tuple[str, ...]] = {}

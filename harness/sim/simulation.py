@@ -111,6 +111,7 @@ class Simulation:
         self.colocation: Colocation | None = None  # set by open(): pinned CPU, or why not
         self.lock_helpers = tuple(lock_helpers)
         self.network_guard = network_guard
+        self.guard: NetworkGuard | None = None  # set by open() when network_guard is on
         self.faithful = faithful  # True: django-q2's own code everywhere (no accelerations)
         self.accelerations: Any = None  # harness.sim.accelerate.SaveTaskAccelerations
         self.locks: LockModel | None = None  # set by open() (harness.sim.locks)
@@ -177,6 +178,7 @@ class Simulation:
             guard = NetworkGuard(self.add_finding, self.book.func, allow=broker_hosts())
             guard.install()
             self._undo.append(guard.uninstall)
+            self.guard = guard
         self.locks = LockModel(self.add_finding, self._lock_event)
         self.locks.func_of = self.book.func
         self._undo.append(self.locks.uninstall)

@@ -122,3 +122,9 @@ ACME_CHARGE_RECONCILIATION = os.environ.get("ACME_CHARGE_RECONCILIATION", "") ==
 # Stripe. The test key is a placeholder; production sets the real one in the environment.
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_acme_local_0000")
+
+# Transactional email (receipts) through the mail provider's HTTP API (Mailgun-compatible).
+MAILER_API_BASE = os.environ.get("MAILER_API_BASE", "https://api.mailer.example")
+MAILER_DOMAIN = os.environ.get("MAILER_DOMAIN", "mg.acme.example")
+MAILER_API_KEY = os.environ.get("MAILER_API_KEY", "key-acme-local-0000")
+MAILER_FROM = os.environ.get("MAILER_FROM", "Acme Billing <billing@mg.acme.example>")

@@ -60,6 +60,9 @@ class Charge(models.Model):
     failure_code = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_retry_at = models.DateTimeField(null=True, blank=True)
+    # The emailed receipt: the mail provider's message id, once it accepted the message.
+    receipt_message_id = models.CharField(max_length=200, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -12,7 +12,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from . import services
+from . import receipts, services
 from .models import Charge, Customer, Subscription
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,13 @@ def charge_subscription(subscription_id):
         charge.period,
         intent.id,
     )
+    async_task("apps.billing.tasks.send_receipt", charge.pk, group="receipts")
     return "charged"
+
+
+def send_receipt(charge_id):
+    """Email the customer the receipt of a successful charge (enqueued by charge_subscription)."""
+    return receipts.send(charge_id)
 
 
 def _record_decline(subscription, charge, exc):

@@ -1,0 +1,1 @@
+"""Code every Acme app shares (outbound HTTP, email)."""
