@@ -295,7 +295,7 @@ def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
 def _custom_fakes(t: OptionsReader) -> dict[str, str]:
     """``[fakes.NAME] app = "dotted.path:Class"``: a project's own fake, by name (its class
     imports once Django is set up: :mod:`harness.scenario.resolve`)."""
-    from harness.scenario.resolve import APP_PATH
+    from harness.scenario.reader import APP_PATH
 
     apps = {}
     for kind, table in t.data.items():

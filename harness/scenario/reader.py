@@ -19,6 +19,8 @@ from harness.scenario.model import ScenarioError
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")  # a module may be top-level
 _COMMAND = re.compile(r"^[A-Za-z_][\w-]*$")
+APP_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$")
+"""``dotted.path:Class`` or ``dotted.path.Class``: a project's own fake."""
 
 
 def _show(value: Any) -> str:

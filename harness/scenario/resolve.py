@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from harness.scenario.model import FakeSpec, Scenario, ScenarioError
-
-APP_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$")
-"""``dotted.path:Class`` or ``dotted.path.Class``: a project's own fake."""
 
 
 def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:
