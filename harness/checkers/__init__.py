@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.checkers.problems import Problem
 from harness.record.history import History
 from harness.record.run import RunRecord
 from harness.record.timeline import Timeline
@@ -39,10 +40,34 @@ _MODULES = (
 
 @dataclass(frozen=True)
 class Verdict:
+    """A checker's judgement: ``ok`` when it has no (unknown) problems. ``evidence`` is for a
+    human (the problems' messages, and notes that fail nothing); ``problems`` are the instances
+    that fail it; ``known`` the instances a baseline covers (they fail nothing, and are
+    counted)."""
+
     name: str
     ok: bool
     message: str
     evidence: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    known: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        problems: list[Problem],
+        ok_message: str,
+        fail_message: str,
+        notes: list[str] | None = None,
+    ) -> Verdict:
+        """Holds without problems (``ok_message``), fails with them (``fail_message``)."""
+        notes = list(notes or [])
+        if not problems:
+            return cls(name, True, ok_message, notes)
+        return cls(
+            name, False, fail_message, limit([p.message for p in problems] + notes), problems
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +75,8 @@ class Verdict:
             "ok": self.ok,
             "message": self.message,
             "evidence": self.evidence,
+            "problems": [p.to_dict() for p in self.problems],
+            "known": [p.to_dict() for p in self.known],
         }
 
 

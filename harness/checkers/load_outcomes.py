@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, limit
+from harness.checkers import RunContext, Verdict
+from harness.checkers.problems import Problem, steady
 from harness.checkers.quiet_failures import shapes_of
 from harness.record.outcomes import first_record, load_tallies
 
@@ -30,7 +31,7 @@ def check(ctx: RunContext) -> Verdict:
     if not tallies:
         return Verdict(NAME, True, "no load arrivals")
     allowed = {spec["name"]: spec.get("allow_failures", 0) for spec in ctx.record.scenario.loads}
-    evidence, failing = [], []
+    evidence, problems = [], []
     for name, tally in tallies.items():
         head = f"{name}: {tally.arrivals} arrivals, {tally.returned} returned"
         if tally.raised:
@@ -38,8 +39,8 @@ def check(ctx: RunContext) -> Verdict:
         if tally.error_results:
             head += f", {tally.error_results} returned an error"
         if tally.failed > allowed.get(name, 0):
-            failing.append(name)
             head += f" (allow_failures = {allowed.get(name, 0)})"
+            problems.extend(_problem(ctx, name, e) for e in tally.errors)
         evidence.append(head)
         for e in tally.errors[:5]:
             evidence.append(f"  {ctx.when(e.at)}: {_said(e)}")
@@ -49,19 +50,27 @@ def check(ctx: RunContext) -> Verdict:
                 f"{ctx.when(tally.first_warning.at)}: {first_record(tally.first_warning)}"
             )
     total = sum(t.arrivals for t in tallies.values())
-    if not failing:
+    if not problems:
         return Verdict(
             NAME, True, f"{total} arrivals of {len(tallies)} loads; " + _brief(tallies), evidence
         )
-    first = tallies[failing[0]].first_error
-    assert first is not None
+    failing = [n for n, t in tallies.items() if t.failed > allowed.get(n, 0)]
+    first = tallies[failing[0]]
     return Verdict(
         NAME,
         False,
-        f"{', '.join(failing)}: {tallies[failing[0]].failed} of {tallies[failing[0]].arrivals} "
-        f"arrivals failed; first at {ctx.when(first.at)}: {_said(first)}",
-        limit(evidence),
+        f"{', '.join(failing)}: {first.failed} of {first.arrivals} arrivals failed; first "
+        f"{problems[0].message}",
+        evidence,
+        problems,
     )
+
+
+def _problem(ctx: RunContext, name: str, e: Any) -> Problem:
+    raised = e.data.get("outcome") == "raised"
+    rule = "raised" if raised else "error-result"
+    cause = steady(str(e.data.get("error"))) if raised else "returned an error-shaped result"
+    return Problem(NAME, rule, name, cause, f"at {ctx.when(e.at)}: {_said(e)}", e.at)
 
 
 def _said(e: Any) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, call_repr, limit
+from harness.checkers import RunContext, Verdict, call_repr
+from harness.checkers.problems import Problem
 
 NAME = "lost-jobs"
 DOC = "every enqueued task completed, failed terminally, or is legitimately pending at the end"
@@ -22,46 +23,48 @@ def options(r: Any) -> dict[str, Any]:
 
 def check(ctx: RunContext) -> Verdict:
     served = {spec.name for spec in ctx.clusters}
-    lost, stranded = [], []
-    done = failed = pending = 0
+    problems: list[Problem] = []
+    fates = {"done": 0, "failed": 0, "pending": 0}
     tasks = ctx.history.enqueued()
-    for tid, t in tasks.items():
-        event = t.enqueued
-        what = call_repr(event.data["func"], event.data.get("args"), event.data.get("kwargs"))
-        label = f"{what} (task {tid[:8]}, enqueued {ctx.when(event.at)})"
-        finished_ok = t.last_outcome == "ok"
-        if tid in ctx.queued:
-            queue = ctx.queued[tid].get("key") or event.data.get("queue")
-            if queue not in served:
-                stranded.append(f"{label} waits in queue {queue!r}, which no cluster serves")
-            else:
-                pending += 1
-            continue
-        if t.acked is not None or (ctx.broker != "orm" and t.last_outcome is not None):
-            done += 1 if finished_ok else 0
-            failed += 0 if finished_ok else 1
-            continue
-        if t.discarded is not None:
-            lost.append(f"{label} discarded by the worker at {ctx.when(t.discarded)}")
-        elif t.last is not None and t.last is not event:
-            lost.append(
-                f"{label} vanished after {t.last.kind} at {ctx.when(t.last.at)} "
-                "(no ack, no broker row)"
-            )
+    for t in tasks.values():
+        fate = _fate(ctx, t, served)
+        if isinstance(fate, Problem):
+            problems.append(fate)
         else:
-            lost.append(f"{label} never reached the broker")
-    bad = lost + stranded
+            fates[fate] += 1
+    stranded = sum(p.rule == "stranded" for p in problems)
     total = len(tasks)
-    if not bad:
-        return Verdict(
-            NAME,
-            True,
-            f"{total} tasks: {done} completed, {failed} failed terminally, {pending} pending",
-        )
-    first = bad[0]
-    return Verdict(
+    first = problems[0].message if problems else ""
+    return Verdict.of(
         NAME,
-        False,
-        f"{len(lost)} lost and {len(stranded)} stranded of {total} tasks; first: {first}",
-        limit(bad),
+        problems,
+        f"{total} tasks: {fates['done']} completed, {fates['failed']} failed terminally, "
+        f"{fates['pending']} pending",
+        f"{len(problems) - stranded} lost and {stranded} stranded of {total} tasks; first: {first}",
     )
+
+
+def _fate(ctx: RunContext, t: Any, served: set[str | None]) -> str | Problem:
+    """done | failed | pending, or the problem: lost (discarded, vanished, never queued) or
+    stranded (waiting in a queue nobody serves)."""
+    event = t.enqueued
+    func = event.data["func"]
+    what = call_repr(func, event.data.get("args"), event.data.get("kwargs"))
+    label = f"{what} (task {t.id[:8]}, enqueued {ctx.when(event.at)})"
+    if t.id in ctx.queued:
+        queue = ctx.queued[t.id].get("key") or event.data.get("queue")
+        if queue in served:
+            return "pending"
+        why = f"waits in queue {queue!r}, which no cluster serves"
+        return Problem(NAME, "stranded", func, why, f"{label} {why}", event.at)
+    if t.acked is not None or (ctx.broker != "orm" and t.last_outcome is not None):
+        return "done" if t.last_outcome == "ok" else "failed"
+    if t.discarded is not None:
+        tail = f"discarded by the worker at {ctx.when(t.discarded)}"
+        return Problem(NAME, "discarded", func, "discarded by the worker", f"{label} {tail}")
+    if t.last is not None and t.last is not event:
+        cause = f"vanished after {t.last.kind} (no ack, no broker row)"
+        tail = f"vanished after {t.last.kind} at {ctx.when(t.last.at)} (no ack, no broker row)"
+        return Problem(NAME, "vanished", func, cause, f"{label} {tail}", t.last.at)
+    cause = "never reached the broker"
+    return Problem(NAME, "never-queued", func, cause, f"{label} {cause}", event.at)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, call_repr, limit
+from harness.checkers import RunContext, Verdict, call_repr
+from harness.checkers.problems import Problem
 
 NAME = "queue-bound"
 DOC = "claimed work per cluster within queue_limit + bulk + workers; backlog and wait bounded"
@@ -29,7 +30,7 @@ def options(r: Any) -> dict[str, Any]:
 def check(ctx: RunContext) -> Verdict:
     opts = ctx.options(NAME)
     max_depth, max_wait = opts.get("max_depth"), opts.get("max_wait")
-    evidence: list[str] = []
+    problems: list[Problem] = []
     reported: set[str] = set()
     for load in ctx.history.loads:
         cluster = load.event.data.get("cluster")
@@ -40,38 +41,49 @@ def check(ctx: RunContext) -> Verdict:
         n_held, n_run = load.held.get(cluster, 0), load.running.get(cluster, 0)
         if n_held > bound and f"held:{cluster}" not in reported:
             reported.add(f"held:{cluster}")
-            evidence.append(
-                f"cluster {cluster} held {n_held} tasks at {ctx.when(load.at)} "
-                f"(bound queue_limit {spec.capacity} + bulk {spec.bulk} + workers {spec.workers})"
-            )
+            limits = f"queue_limit {spec.capacity} + bulk {spec.bulk} + workers {spec.workers}"
+            message = f"cluster {cluster} held {n_held} tasks at {ctx.when(load.at)} ({limits})"
+            cause = f"held more tasks than {limits}"
+            problems.append(Problem(NAME, "over-claimed", cluster, cause, message, load.at))
         if n_run > spec.workers and f"run:{cluster}" not in reported:
             reported.add(f"run:{cluster}")
-            evidence.append(
+            message = (
                 f"cluster {cluster} ran {n_run} tasks at once at {ctx.when(load.at)} "
                 f"(workers {spec.workers})"
             )
+            cause = f"ran more tasks at once than workers {spec.workers}"
+            problems.append(Problem(NAME, "over-running", cluster, cause, message, load.at))
     peak_depth, peak_at = ctx.history.peak_waiting()
     if max_depth is not None and peak_depth > max_depth:
-        evidence.append(
+        message = (
             f"backlog reached {peak_depth} waiting tasks at {ctx.when(peak_at)} "
             f"(max_depth {max_depth})"
         )
+        cause = f"backlog over max_depth {max_depth}"
+        problems.append(Problem(NAME, "max-depth", "backlog", cause, message, peak_at))
     if max_wait is not None:
-        evidence.extend(_waits(ctx, max_wait))
-    if not evidence:
-        return Verdict(NAME, True, f"within bounds; peak backlog {peak_depth} waiting tasks")
-    return Verdict(NAME, False, f"{len(evidence)} problems; first: {evidence[0]}", limit(evidence))
+        problems.extend(_waits(ctx, max_wait))
+    first = problems[0].message if problems else ""
+    return Verdict.of(
+        NAME,
+        problems,
+        f"within bounds; peak backlog {peak_depth} waiting tasks",
+        f"{len(problems)} problems; first: {first}",
+    )
 
 
-def _waits(ctx: RunContext, max_wait: dt.timedelta) -> list[str]:
+def _waits(ctx: RunContext, max_wait: dt.timedelta) -> list[Problem]:
     out = []
     for tid, t in ctx.history.enqueued().items():
         event, started = t.enqueued, t.first_start
         waited = (started or ctx.end) - event.at
         if waited > max_wait and (started is not None or ctx.end - event.at > max_wait):
-            what = call_repr(event.data["func"], event.data.get("args"), event.data.get("kwargs"))
-            out.append(
+            func = event.data["func"]
+            what = call_repr(func, event.data.get("args"), event.data.get("kwargs"))
+            message = (
                 f"{what} (task {tid[:8]}) enqueued {ctx.when(event.at)} waited {waited} to start"
                 f"{'' if started else ' (still waiting at the end)'} (max_wait {max_wait})"
             )
+            cause = f"waited longer than max_wait {max_wait} to start"
+            out.append(Problem(NAME, "max-wait", func, cause, message, event.at))
     return out

@@ -32,7 +32,8 @@ import fnmatch
 import re
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls, limit
+from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls
+from harness.checkers.problems import Problem, steady
 from harness.record.outcomes import DEFAULT_SHAPES, Shapes
 
 NAME = "quiet-failures"
@@ -81,8 +82,8 @@ def check(ctx: RunContext) -> Verdict:
     level = LEVELS[opts.get("level", "ERROR")]
     ignore, quiet = opts.get("ignore", []), opts.get("ignore_messages", [])
     calls = enqueued_calls(ctx)
-    failures: list[str] = []
-    logged: list[str] = []
+    failures: list[Problem] = []
+    logged: list[Problem] = []
     judged = 0
     for t, attempt in ctx.history.attempts():
         if attempt.outcome != "ok" or any(fnmatch.fnmatchcase(t.func or "", g) for g in ignore):
@@ -91,7 +92,7 @@ def check(ctx: RunContext) -> Verdict:
         shape = shapes.match(attempt.returned)
         record = next(
             (
-                f"logged {lvl} {logger}: {message!r}"
+                (lvl, logger, message)
                 for lvl, logger, message in attempt.records
                 if LEVELS.get(lvl, 0) >= level and not any(re.search(q, message) for q in quiet)
             ),
@@ -102,25 +103,37 @@ def check(ctx: RunContext) -> Verdict:
         e = calls.get(t.id)
         call = call_repr(t.func, e.data.get("args"), e.data.get("kwargs")) if e else t.func
         head = f"{call} (task {t.id[:8]}, attempt {attempt.number}) at {ctx.when(attempt.ended)}"
+        said = None if record is None else f"logged {record[0]} {record[1]}: {record[2]!r}"
+        func = t.func or "?"
         if shape is not None:
-            said = f"returned {_show(attempt.returned)} (error shape {shape})"
-            failures.append(f"{head} counted as a success but {said}" + _and(record))
+            text = f"returned {_show(attempt.returned)} (error shape {shape})"
+            cause = f"returned an error-shaped result {shape}" + _error_of(attempt.returned)
+            message = f"{head} counted as a success but {text}" + _and(said)
+            failures.append(Problem(NAME, "error-result", func, cause, message, attempt.ended))
         else:
-            logged.append(f"{head} returned normally but {record}")
+            assert record is not None
+            cause = f"logged {record[0]} {record[1]}: {steady(record[2])}"
+            message = f"{head} returned normally but {said}"
+            logged.append(Problem(NAME, "logged-error", func, cause, message, attempt.ended))
     if opts.get("logs") == "fail":
         failures, logged = failures + logged, []
     note = f"; {len(logged)} more logged errors (logs = 'report')" if logged else ""
-    if not failures:
-        return Verdict(
-            NAME, True, f"{judged} successful executions, none reported a failure{note}", logged
-        )
-    return Verdict(
+    first = failures[0].message if failures else ""
+    return Verdict.of(
         NAME,
-        False,
+        failures,
+        f"{judged} successful executions, none reported a failure{note}",
         f"{len(failures)} of {judged} successful executions reported a failure; first: "
-        f"{failures[0]}{note}",
-        limit(failures + logged),
+        f"{first}{note}",
+        [p.message for p in logged],
     )
+
+
+def _error_of(returned: Any) -> str:
+    """The error a result names (its ``error`` key), as a cause: the same for every instance."""
+    if isinstance(returned, dict) and returned.get("error"):
+        return f": {steady(str(returned['error']))[:160]}"
+    return ""
 
 
 def _and(record: str | None) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, limit
+from harness.checkers import RunContext, Verdict
+from harness.checkers.problems import Problem
 
 NAME = "secrets"
 DOC = "no configured secret (or secret-shaped string) in task results, logs or audit rows"
@@ -34,34 +35,42 @@ def options(r: Any) -> dict[str, Any]:
     return {"settings": settings, "values": values, "patterns": patterns}
 
 
-def _sources(ctx: RunContext) -> list[tuple[str, str]]:
+def _sources(ctx: RunContext) -> list[tuple[str, str, str]]:
+    """(where, what kind of place, text) of everything recorded that could carry a secret."""
     out = []
     for tid, row in ctx.task_rows.items():
-        out.append((f"task {tid[:8]} ({row.get('func')}) stored result/args", row.get("text", "")))
+        where = f"task {tid[:8]} ({row.get('func')}) stored result/args"
+        out.append((where, f"stored results of {row.get('func')}", row.get("text", "")))
     for i, line in enumerate(ctx.logs):
-        out.append((f"log line {i + 1}", line))
-    out.append(("the timeline", ctx.record.timeline_text()))
+        out.append((f"log line {i + 1}", "log lines", line))
+    out.append(("the timeline", "the timeline", ctx.record.timeline_text()))
     for row in (ctx.audit or {}).get("rows", []):
-        out.append((f"audit row at {ctx.when(row['at'])}", row["text"]))
+        out.append((f"audit row at {ctx.when(row['at'])}", "audit rows", row["text"]))
     return out
 
 
 def check(ctx: RunContext) -> Verdict:
     patterns = [re.compile(p) for p in ctx.options(NAME).get("patterns", DEFAULT_PATTERNS)]
-    evidence = []
+    problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for where, text in _sources(ctx):
+    for where, kind, text in _sources(ctx):
         if not text:
             continue
         for label in _MARKER.findall(text):
             if (label, where) not in seen:
                 seen.add((label, where))
-                evidence.append(f"{label} found in {where}")
+                message = f"{label} found in {where}"
+                problems.append(Problem(NAME, "configured", label, f"in {kind}", message))
         for pattern in patterns:
             if pattern.search(text) and (pattern.pattern, where) not in seen:
                 seen.add((pattern.pattern, where))
-                evidence.append(f"a string shaped like a secret ({pattern.pattern}) in {where}")
+                message = f"a string shaped like a secret ({pattern.pattern}) in {where}"
+                problems.append(Problem(NAME, "shaped", pattern.pattern, f"in {kind}", message))
     scanned = f"{len(ctx.task_rows)} task rows, {len(ctx.logs)} log lines"
-    if not evidence:
-        return Verdict(NAME, True, f"{len(ctx.secrets)} secrets, none in {scanned} or the timeline")
-    return Verdict(NAME, False, f"{len(evidence)} leaks; first: {evidence[0]}", limit(evidence))
+    first = problems[0].message if problems else ""
+    return Verdict.of(
+        NAME,
+        problems,
+        f"{len(ctx.secrets)} secrets, none in {scanned} or the timeline",
+        f"{len(problems)} leaks; first: {first}",
+    )

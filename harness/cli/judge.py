@@ -62,10 +62,12 @@ def cmd_judge(args: argparse.Namespace) -> int:
     writable(args.report, "--report")
     record = load_record(args.run)
     expect = _expect(args.expect)
-    verdicts = judge(record, expect)
+    verdicts, fixed = judge(record, expect)
     if expect is not None:
         record.scenario.expect = expect
         record.scenario.checks = None
-    result = RunResult(record=record, verdicts=verdicts, command=f"harness judge {args.run}")
+    result = RunResult(
+        record=record, verdicts=verdicts, command=f"harness judge {args.run}", fixed=fixed
+    )
     write_outputs(result, args.json_out, report=args.report)
     return 0 if result.ok else 1

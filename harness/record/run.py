@@ -143,6 +143,7 @@ class RunRecord:
     snapshot: Snapshot = field(default_factory=Snapshot)
     stopped: dict[str, Any] | None = None  # the finding that ended the run early (watchdog…)
     interrupted: str | None = None  # "SIGINT" / "SIGTERM": a partial run, judged up to ``end``
+    baseline: dict[str, Any] | None = None  # the known problems it is judged with (a baseline)
     django_q: str = ""
     secret_values: list[tuple[str, str]] = field(default_factory=list, repr=False)
     """(label, value) while the run is live; never written (a loaded record has none)."""
@@ -174,6 +175,7 @@ class RunRecord:
             "stopped": _jsonable(self.stopped),
             "interrupted": self.interrupted,
             "partial": self.partial,
+            "baseline": self.baseline,
             "django_q": self.django_q,
             "timeline": self.timeline_text().splitlines(),
         }
@@ -200,6 +202,7 @@ class RunRecord:
             snapshot=Snapshot.from_json(data.get("snapshot", {})),
             stopped=data.get("stopped"),
             interrupted=data.get("interrupted"),
+            baseline=data.get("baseline"),
             django_q=data.get("django_q", ""),
         )
 

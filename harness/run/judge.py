@@ -2,15 +2,22 @@
 
 A live replay is judged exactly as a saved one: its record goes through the JSON form first
 (:func:`judge_record`), so the checkers see the same values either way — and ``harness judge
-RUN.json`` gives the same verdicts as the replay that wrote it.
+RUN.json`` gives the same verdicts as the replay that wrote it. A baseline (the record's own, or
+another given here) sets known problems aside and names the ones that no longer occur.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.checkers import RunContext, Verdict, run_all
+from harness.checkers.baseline import Baseline, Entry
 from harness.record.run import RunRecord
+
+
+class Judgement(NamedTuple):
+    verdicts: list[Verdict]
+    fixed: list[Entry]  # baseline entries that no longer occur ("remove from baseline")
 
 
 def parse_expect(raw: dict[str, Any], source: str) -> tuple[dict[str, dict[str, Any]], list | None]:
@@ -20,16 +27,25 @@ def parse_expect(raw: dict[str, Any], source: str) -> tuple[dict[str, dict[str, 
     return parse_expect_table(raw, source)
 
 
-def judge(record: RunRecord, expect_raw: dict[str, Any] | None = None) -> list[Verdict]:
-    """Every chosen checker's verdict on ``record`` (``expect_raw``: other expectations)."""
+def judge(
+    record: RunRecord, expect_raw: dict[str, Any] | None = None, baseline: Baseline | None = None
+) -> Judgement:
+    """Every chosen checker's verdict on ``record`` (``expect_raw``: other expectations;
+    ``baseline``: other known problems than the record's own)."""
     raw = record.scenario.expect if expect_raw is None else expect_raw
     expect, checks = parse_expect(raw, record.scenario.source)
     if checks is None and expect_raw is None:
         checks = record.scenario.checks
-    return run_all(RunContext(record, expect), checks)
+    verdicts = run_all(RunContext(record, expect), checks)
+    if baseline is None and record.baseline is not None:
+        baseline = Baseline.from_data(record.baseline, record.baseline.get("source", "<run>"))
+    if baseline is None:
+        return Judgement(verdicts, [])
+    verdicts, fixed = baseline.apply(verdicts)
+    return Judgement(verdicts, fixed)
 
 
-def judge_record(record: RunRecord) -> tuple[RunRecord, list[Verdict]]:
+def judge_record(record: RunRecord) -> tuple[RunRecord, Judgement]:
     """Round-trip a live record through its JSON form, then judge what came back."""
     judged = RunRecord.from_json(record.to_json())
     return judged, judge(judged)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import LedgerView, Verdict
@@ -25,6 +25,7 @@ class RunResult:
     verdicts: list[Verdict]
     command: str = ""
     scenario: Any = None
+    fixed: list[Any] = field(default_factory=list)  # baseline entries that no longer occur
 
     def __post_init__(self) -> None:
         if self.scenario is None:
@@ -100,5 +101,8 @@ class RunResult:
             else describe(self.stopped, self.record.scenario.zone),
             "partial": self.record.partial,
             "interrupted": self.record.interrupted,
+            "problems": [p.to_dict() for v in self.verdicts for p in v.problems],
+            "known": [p.to_dict() for v in self.verdicts for p in v.known],
+            "fixed": [e.to_dict() for e in self.fixed],
             "record": self.record.to_json(),
         }

@@ -161,9 +161,15 @@ def replay_here(
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
     with captured_logs() as logs, _overridden(scenario):
         record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
-    _, verdicts = judge_record(record)
+    _, judged = judge_record(record)
     command = reproduce_command(scenario, seed, until, settings=_current_settings())
-    result = RunResult(record=record, verdicts=verdicts, command=command, scenario=scenario)
+    result = RunResult(
+        record=record,
+        verdicts=judged.verdicts,
+        command=command,
+        scenario=scenario,
+        fixed=judged.fixed,
+    )
     if record.interrupted:
         raise RunInterrupted(result, record.interrupted)
     return result
