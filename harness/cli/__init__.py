@@ -81,6 +81,7 @@ _SUBCOMMAND_MODULES: list[str] = [
     "harness.cli.explore",
     "harness.cli.fakes",
     "harness.cli.sweep",
+    "harness.cli.compare",
 ]
 """A new command is a module with ``register(sub)`` listed here."""
 
@@ -95,17 +96,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     _load_subcommands()
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate)
+    bisect = getattr(args, "bisect_exit", False)
     try:
         return int(args.handler(args) or 0)
     except HarnessError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
-        return 2
+        return BISECT_SKIP if bisect else 2
+    except Exception as exc:
+        if not bisect:
+            raise
+        # Under git bisect run a commit where the replay cannot even run is skipped, not "bad".
+        sys.stderr.write(f"harness: cannot replay here: {type(exc).__name__}: {exc}\n")
+        return BISECT_SKIP
     except KeyboardInterrupt as exc:
         name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
         sys.stderr.write(f"harness: interrupted ({name})\n")
         return 143 if name == "SIGTERM" else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+BISECT_SKIP = 125
+"""``git bisect run``'s "cannot test this commit": with ``--bisect-exit``, what would be exit 2."""
 
 
 def _terminate(signum: int, frame: object) -> None:

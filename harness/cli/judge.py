@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     judge.add_argument("--expect", default=None, help="judge with this scenario's [expect]")
     judge.add_argument("--json", dest="json_out", default=None, help="write the result as JSON")
     judge.add_argument("--report", default=None, help="write the HTML report into this directory")
+    judge.add_argument("--baseline", default=None, help="known problems: fail only on new ones")
     judge.set_defaults(handler=cmd_judge)
 
 
@@ -60,14 +62,18 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
     writable(args.json_out, "--json")
     writable(args.report, "--report")
+    from harness.checkers.baseline import Baseline
+
+    known = Baseline.read(args.baseline) if args.baseline else None
     record = load_record(args.run)
     expect = _expect(args.expect)
-    verdicts, fixed = judge(record, expect)
+    verdicts, fixed = judge(record, expect, known)
     if expect is not None:
         record.scenario.expect = expect
         record.scenario.checks = None
-    result = RunResult(
-        record=record, verdicts=verdicts, command=f"harness judge {args.run}", fixed=fixed
-    )
+    command = ["harness", "judge", args.run]
+    command += ["--expect", args.expect] if args.expect else []
+    command += ["--baseline", args.baseline] if args.baseline else []
+    result = RunResult(record=record, verdicts=verdicts, command=shlex.join(command), fixed=fixed)
     write_outputs(result, args.json_out, report=args.report)
     return 0 if result.ok else 1

@@ -46,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run django-q2's own code everywhere (no accelerations; same timeline, slower)",
     )
+    replay.add_argument(
+        "--baseline", default=None, help="known problems (harness baseline): fail only on new ones"
+    )
+    replay.add_argument(
+        "--bisect-exit",
+        action="store_true",
+        help="exit codes for git bisect run: 0 good, 1 bad, 125 when the replay cannot run here",
+    )
     replay.set_defaults(handler=cmd_replay)
 
     gate = sub.add_parser("gate", help="compare scenario timelines with their goldens (CI gate)")
@@ -60,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replay the scenarios in parallel on pytest-xdist (a number, or auto)",
     )
     gate.add_argument("--out", default=None, help="with -n: where the runs go (reports/gate)")
+    gate.add_argument("--baseline", default=None, help="known problems: fail only on new ones")
     gate.set_defaults(handler=cmd_gate)
 
 
@@ -91,6 +100,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 ref=args.scenario,
                 progress=lambda now, a, b: progress(now, a, b, scenario.zone),
                 faithful=args.faithful,
+                baseline=args.baseline,
             )
     except RunInterrupted as exc:
         write_outputs(exc.result, args.json_out, args.timeline, args.report)
@@ -129,7 +139,12 @@ def _gate_serial(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -> 
     for ref, scenario in scenarios:
         until = scenario.start + scenario.gate_until if scenario.gate_until else None
         result = runner.run(
-            scenario, until=until, settings=args.settings, database=args.database, ref=ref
+            scenario,
+            until=until,
+            settings=args.settings,
+            database=args.database,
+            ref=ref,
+            baseline=args.baseline,
         )
         out.append((result.timeline.dumps(), [(v.name, v.message) for v in result.failed]))
     return out
@@ -152,6 +167,7 @@ def _gate_parallel(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -
             else None,
             settings=args.settings,
             database=args.database,
+            baseline=args.baseline,
         )
         for i, (ref, scenario) in enumerate(scenarios)
     ]

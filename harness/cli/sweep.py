@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", default=None, help=f"output folder (default {DEFAULT_OUT}/NAME)")
     sweep.add_argument("--settings", default=None, help="Django settings module (overrides)")
     sweep.add_argument("--database", choices=("project", "harness"), default=None)
+    sweep.add_argument("--baseline", default=None, help="known problems: fail only on new ones")
     sweep.set_defaults(handler=cmd_sweep)
 
 
@@ -61,6 +62,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.scenario import read
 
     scenario = read(args.scenario)
+    if args.baseline:
+        from harness.checkers.baseline import Baseline
+
+        Baseline.read(args.baseline)  # a bad file is one line now, not one per seed
+        args.baseline = str(Path(args.baseline).resolve())
     seeds = parse_seeds(args.seeds)
     until = until_text(args.until, scenario, "--until")
     workers = workers_value(args.workers)
@@ -76,6 +82,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             until=until,
             settings=args.settings,
             database=args.database,
+            baseline=args.baseline,
         )
         for seed in seeds
     ]

@@ -50,6 +50,38 @@ def checker_table(verdicts: list[Any]) -> Table:
     return table
 
 
+ROOTS_SHOWN = 30
+
+
+def _problem_lines(result: Any, console: Console) -> None:
+    """One line per root cause (checker, rule, cause) — new ones, then those a baseline knows —
+    and the baseline's fingerprints that no longer occur. Every instance is in the JSON."""
+    from harness.checkers.problems import describe_root, roots
+
+    zone = result.scenario.zone
+
+    def local(t: Any) -> str:
+        return t.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    new = roots(p for v in result.verdicts for p in v.problems)
+    known = roots(p for v in result.verdicts for p in v.known)
+    if new or known:
+        console.print("\n[bold]Problems by root cause[/]")
+    for mark, group in (("✘", new), ("·", known)):
+        for root in group[:ROOTS_SHOWN]:
+            tail = " (known: baseline)" if mark == "·" else ""
+            line = f"  {mark} {describe_root(root, local)}{tail}"
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if len(group) > ROOTS_SHOWN:
+            console.print(f"  … {len(group) - ROOTS_SHOWN} more root causes (the JSON has all)")
+    fixed = getattr(result, "fixed", [])
+    if fixed:
+        console.print("\n[bold green]Fixed — remove from baseline[/]")
+        for e in fixed:
+            line = f"  {e.fingerprint}  {e.checker} · {e.rule}: {e.cause} ({e.subject})"
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def print_summary(result: Any, console: Console | None = None) -> None:
     """Print the two tables and the overall verdict of a :class:`~harness.run.runner.RunResult`."""
     if console is None:
@@ -59,6 +91,7 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     console.print(task_table(result.stats))
     console.print()
     console.print(checker_table(result.verdicts))
+    _problem_lines(result, console)
     arrivals = next((v for v in result.verdicts if v.name == "load-outcomes"), None)
     if arrivals is not None and arrivals.evidence:  # what the load did, every run (ok or not)
         console.print("\n[bold]Arrivals[/]")
@@ -67,6 +100,9 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     status = (
         "[green]all checks hold[/]" if result.ok else f"[bold red]{len(result.failed)} failed[/]"
     )
+    known = sum(len(v.known) for v in result.verdicts)
+    if known:
+        status += f" ({known} known problems set aside by the baseline)"
     console.print(
         f"\n{result.scenario.name}: {status}  (seed {result.seed}, {len(result.timeline)} events)"
     )

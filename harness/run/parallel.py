@@ -42,6 +42,7 @@ class Job:
     until: str | None = None  # ISO instant
     settings: str | None = None
     database: str | None = None
+    baseline: str | None = None  # a baseline file (absolute path)
 
     @property
     def timeline_path(self) -> Path:
@@ -139,6 +140,7 @@ def run_job(job: Job) -> None:
             settings=job.settings,
             database=job.database,
             ref=job.ref,
+            baseline=job.baseline,
         )
     except HarnessError as exc:
         out.with_suffix(".error").write_text(f"{exc}\n", encoding="utf-8")

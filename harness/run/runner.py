@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from harness.compat import django_q_version
@@ -88,8 +89,10 @@ def reproduce_command(
     ref: str | None = None,
     settings: str | None = None,
     database: str | None = None,
+    baseline: str | None = None,
 ) -> str:
-    """The exact command line that replays this run (from the same directory)."""
+    """The exact command line that replays this run (from the same directory), with every flag
+    that changes its verdict."""
     import shlex
 
     parts = ["harness", "replay", ref or scenario.source, "--seed", str(seed)]
@@ -99,6 +102,8 @@ def reproduce_command(
         parts += ["--settings", settings]
     if database and database != "project":
         parts += ["--database", database]
+    if baseline:
+        parts += ["--baseline", baseline]
     return shlex.join(parts)
 
 
@@ -112,30 +117,38 @@ def run(
     database: str | None = None,
     ref: str | None = None,
     faithful: bool = False,
+    baseline: str | Path | None = None,
 ) -> RunResult:
     """Replay ``scenario`` on a fresh database and judge it (``faithful``: no accelerations,
-    django-q2's own code everywhere — the same timeline, slower)."""
+    django-q2's own code everywhere — the same timeline, slower; ``baseline``: a file of known
+    problems, else the scenario's own ``baseline``)."""
+    from harness.checkers.baseline import Baseline
+
+    chosen = baseline or scenario.baseline
+    known = Baseline.read(chosen) if chosen else None  # read before anything runs
     module = ensure_django(settings, scenario, database)
     from harness.infra.freshdb import fresh_database
+
+    def command(seed: int) -> str:
+        where = database or scenario.database
+        flag = str(baseline) if baseline else None
+        return reproduce_command(scenario, seed, until, ref, module, where, flag)
 
     try:
         with fresh_database():
             result = replay_here(
-                scenario, seed=seed, until=until, progress=progress, faithful=faithful
+                scenario,
+                seed=seed,
+                until=until,
+                progress=progress,
+                faithful=faithful,
+                baseline=known,
             )
     except RunInterrupted as exc:  # the partial result still gets its reproduce line
-        exc.result.command = reproduce_command(  # type: ignore[attr-defined]
-            scenario,
-            exc.result.seed,
-            until,
-            ref,
-            module,
-            database or scenario.database,  # type: ignore[attr-defined]
-        )
+        partial: RunResult = exc.result  # type: ignore[assignment]
+        partial.command = command(partial.seed)
         raise
-    result.command = reproduce_command(
-        scenario, result.seed, until, ref, module, database or scenario.database
-    )
+    result.command = command(result.seed)
     return result
 
 
@@ -146,8 +159,10 @@ def replay_here(
     until: dt.datetime | None = None,
     progress: Progress | None = None,
     faithful: bool = False,
+    baseline: Any = None,
 ) -> RunResult:
-    """Replay ``scenario`` on the database Django is connected to now, and judge it.
+    """Replay ``scenario`` on the database Django is connected to now, and judge it
+    (``baseline``: a :class:`~harness.checkers.baseline.Baseline` of known problems).
 
     The caller owns isolation: :func:`run` wraps this in a fresh database; a search that
     replays hundreds of variants wraps each in a rolled-back transaction instead
@@ -161,6 +176,7 @@ def replay_here(
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
     with captured_logs() as logs, _overridden(scenario):
         record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
+    record.baseline = None if baseline is None else baseline.to_json()
     _, judged = judge_record(record)
     command = reproduce_command(scenario, seed, until, settings=_current_settings())
     result = RunResult(

@@ -113,6 +113,7 @@ class Scenario:
     watchdog: float = 10.0  # wall-clock seconds a task or scheduler pass may take
     lock_helpers: list[str] = field(default_factory=list)  # [locks] helpers (harness.sim.locks)
     startup_ready: list[str] = field(default_factory=list)  # [startup] ready: apps to redo
+    baseline: Path | None = None  # known problems (harness.checkers.baseline), beside the file
     runaway: dict[str, int] = field(default_factory=dict)  # [runaway] budgets (sim.runaway)
 
     @property

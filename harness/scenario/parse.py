@@ -94,6 +94,14 @@ def _parse_project(r: OptionsReader, scenario: Scenario) -> None:
     scenario.database = r.get("database", str, default="project")
     if scenario.database not in ("project", "harness"):
         r.fail(f"{scenario.database!r} is not 'project' or 'harness'", "database")
+    baseline = r.get("baseline", str, default=None)
+    if baseline is not None:
+        scenario.baseline = (base / baseline).resolve()
+        if not scenario.baseline.is_file():
+            r.fail(
+                f"{scenario.baseline} is not a file (paths are relative to the scenario file)",
+                "baseline",
+            )
 
 
 def _directory(r: OptionsReader, key: str, path: Path) -> Path:
