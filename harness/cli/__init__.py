@@ -80,6 +80,7 @@ _SUBCOMMAND_MODULES: list[str] = [
     "harness.cli.explore",
     "harness.cli.fakes",
     "harness.cli.sweep",
+    "harness.cli.durations",
 ]
 """A new command is a module with ``register(sub)`` listed here."""
 
