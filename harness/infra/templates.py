@@ -238,6 +238,7 @@ def prune_legacy(conn: Any) -> list[str]:
 def clone(conn: Any, connection: Any, name: str) -> str:
     """Create the database ``name`` from the project's template, building it if missing; return
     the template's name. ``conn`` is an autocommit admin connection, ``connection`` Django's."""
+    keep = kept()  # a bad HARNESS_TEMPLATES_KEPT is refused before anything is built
     project = current_project()
     template = project.template(migration_key())
     key = lock_key(template)
@@ -257,7 +258,7 @@ def clone(conn: Any, connection: Any, name: str) -> str:
         execute(conn, "CREATE DATABASE {} TEMPLATE {}", name, template)
         record_use(conn, template, project)
         if built:
-            prune_templates(conn, project.prefix, kept(), frozenset({template}))
+            prune_templates(conn, project.prefix, keep, frozenset({template}))
             prune_legacy(conn)
     finally:
         unlock(conn, key)
