@@ -137,9 +137,12 @@ def exists(conn: Any, name: str) -> bool:
 
 
 def connected(conn: Any, name: str) -> bool:
-    """Whether any session is connected to ``name`` (DROP would wait 5 s for it, then fail)."""
+    """Whether any session is connected to ``name`` (DROP would wait 5 s for it, then fail).
+    Autovacuum does not count: DROP DATABASE stops it itself."""
     row = conn.execute(
-        "SELECT 1 FROM pg_stat_activity WHERE datname = %s LIMIT 1", (name,)
+        "SELECT 1 FROM pg_stat_activity WHERE datname = %s "
+        "AND backend_type <> 'autovacuum worker' LIMIT 1",
+        (name,),
     ).fetchone()
     return row is not None
 

@@ -4,6 +4,7 @@ project's, never one being cloned or connected to; LIKE wildcards are escaped.""
 from __future__ import annotations
 
 import os
+import time
 
 import psycopg
 import pytest
@@ -36,6 +37,14 @@ def _existing(conn, names):
     return sorted(r[0] for r in rows.fetchall())
 
 
+def _disconnected(conn, name):
+    """Wait for a closed session's backend to leave (it exits just after its client closes)."""
+    deadline = time.monotonic() + 30
+    while templates.connected(conn, name):
+        assert time.monotonic() < deadline, f"a session stays connected to {name}"
+        time.sleep(0.02)
+
+
 def _use(conn, *names):
     project = templates.Project("/somewhere", "proj.settings")
     for name in names:
@@ -58,6 +67,7 @@ def test_a_template_being_cloned_or_connected_to_is_kept(admin):
         run.execute("SELECT pg_advisory_lock_shared(%s)", (templates.lock_key(names[1]),))
         with psycopg.connect(**psycopg_kwargs(connection.settings_dict, names[0])):
             assert templates.prune_templates(conn, prefix, keep=1) == []
+        _disconnected(conn, names[0])
         assert templates.prune_templates(conn, prefix, keep=1) == [names[0]]
     assert templates.prune_templates(conn, prefix, keep=1) == [names[1]]  # free now
     assert _existing(conn, [*names, *others]) == sorted([names[2], *others])

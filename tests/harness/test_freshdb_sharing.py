@@ -43,6 +43,25 @@ def _exists(admin, name: str) -> bool:
     return templates.exists(admin, name)
 
 
+def _owned(admin, name: str) -> bool:
+    """Whether a session holds the advisory lock of ``name`` (a bigint key: its high and low 32
+    bits are pg_locks' classid and objid)."""
+    key = templates.lock_key(name) & 0xFFFF_FFFF_FFFF_FFFF
+    row = admin.execute(
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+        "AND classid::bigint = %s AND objid::bigint = %s",
+        (key >> 32, key & 0xFFFF_FFFF),
+    ).fetchone()
+    return row is not None
+
+
+def _wait_unowned(admin, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while _owned(admin, name):
+        assert time.monotonic() < deadline, f"{name}'s lock outlived its owner"
+        time.sleep(0.02)
+
+
 def test_two_projects_replayed_alternately_rebuild_no_template(project, admin):
     """One template kept per project: yet neither evicts the other's, and a project's new
     migration state evicts only that project's older template."""
@@ -107,6 +126,8 @@ def test_a_killed_runs_database_is_dropped_by_the_next_run_and_a_live_one_is_not
     killed.proc.kill()  # SIGKILL: no clean-up of its own
     killed.proc.wait()
     assert _exists(admin, killed_db)
+    _wait_unowned(admin, killed_db)  # its session ends just after the process: the lock goes
+    assert _owned(admin, live_db)
     dropped = freshdb.drop_stale(admin)
     assert killed_db in dropped and live_db not in dropped
     assert not _exists(admin, killed_db) and _exists(admin, live_db)
