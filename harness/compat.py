@@ -11,7 +11,7 @@ wheels). What differs, and what the harness does about it:
 * ``worker``/``monitor`` skip ``close_old_django_connections()`` for ``sync`` tasks from 1.10:
   the harness replaces that function in both versions (``harness.sim.patches``).
 * migration ``0019`` (1.11) only changes verbose names and help texts: it changes the template
-  database's key (``harness.infra.freshdb``), not any row the driver reads.
+  database's key (``harness.infra.templates``), not any row the driver reads.
 * 1.11 prunes stale stat keys in the broker cache and tolerates a missing ``SECRET_KEY``:
   neither is reached in a simulation.
 1.8.0 ships the same code as 1.9.0 (only ``__version__`` differs) but is not tested here.

@@ -82,6 +82,7 @@ _SUBCOMMAND_MODULES: list[str] = [
     "harness.cli.fakes",
     "harness.cli.sweep",
     "harness.cli.compare",
+    "harness.cli.durations",
 ]
 """A new command is a module with ``register(sub)`` listed here."""
 

@@ -1,62 +1,60 @@
-"""A fresh database per replay: migrate once into a template, copy it per run.
+"""A fresh database per replay: a copy of the project's migrated template, owned while it lives.
 
 The template holds what ``migrate`` builds *except* what ``post_migrate`` handlers create: those
 rows read the clock (PRAHO registers schedules there with ``next_run = now()``), so the runner
-sends ``post_migrate`` at each run's virtual start instead (:func:`harness.infra.freshdb.
-emit_post_migrate`), which is what ``migrate`` does on a fresh database at a deploy at that
-instant. Broker rows a data migration left behind are reported and run at the start.
+sends ``post_migrate`` at each run's virtual start instead (:func:`emit_post_migrate`), which is
+what ``migrate`` does on a fresh database at a deploy at that instant. Broker rows a data
+migration left behind are reported and run at the start. The templates themselves (one per
+project and migration state, a lock each, the least recently used evicted) are
+:mod:`harness.infra.templates`.
 
-The template's name carries a hash of the migration state (every migration file of every
-installed app, the installed apps, the Django version), so a changed migration builds a new
-template and an unchanged one is reused across runs and processes. Each run gets
-``CREATE DATABASE <run> TEMPLATE <template>`` (a file copy, far cheaper than migrating), the
-Django connection is pointed at it for the run, and it is dropped afterwards. Building a new
-template drops all but the newest ``TEMPLATES_KEPT`` (3) others, so migration states do not pile
-up on the server. Works on the embedded server and on any ``DATABASE_URL`` whose user may create
-databases.
+Each run gets ``CREATE DATABASE dqh_run_<host>_<random> TEMPLATE <template>`` (a file copy, far
+cheaper than migrating): the name is unique across hosts, containers and PID namespaces sharing
+one server. The run **owns** it by holding a session-level advisory lock keyed by its name, on an
+admin connection kept open for the run's whole life; the Django connection is pointed at it for
+the run, and it is dropped afterwards. Whether another run's database is stale is asked of the
+server, never of a local pid: stale means nobody holds its lock (the owner ended, or was killed
+and its session went with it), and only then is it dropped — without ``FORCE``, so a database
+someone is still connected to is left for a later run. Works on the embedded server and on any
+``DATABASE_URL`` whose user may create databases.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
-import itertools
 import os
+import platform
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.patching import Patches
+from harness.infra import templates
+from harness.infra.templates import (
+    STAGING_PREFIX,
+    TEMPLATE_PREFIX,
+    connected,
+    execute,
+    like,
+    lock_key,
+    point,
+    try_lock,
+    unlock,
+)
 
-_COUNTER = itertools.count(1)
-TEMPLATE_FORMAT = "2: post_migrate deferred to each run's virtual start"
-"""Part of the template key: a template built another way is another template."""
 PREFIX = "dqh_run_"
-TEMPLATE_PREFIX = "dqh_tpl_"
-TEMPLATES_KEPT = 3
-"""Templates kept per server: the newest ones, so switching branches does not rebuild often."""
-_LOCK_KEY = int(hashlib.sha256(b"dq-harness templates").hexdigest()[:15], 16)
-"""One advisory lock for every template operation: no clone can race a build or a prune."""
+_LEGACY = re.compile(r"^dqh_run_(\d+)_\d+$")
+"""Run databases of earlier versions, named by pid: ``dqh_run_<pid>_<n>``."""
 
 
-def migration_key() -> str:
-    """A hash of what ``migrate`` would build."""
-    import django
-    from django.apps import apps
-    from django.db.migrations.loader import MigrationLoader
-
-    digest = hashlib.sha256(f"{django.get_version()} {TEMPLATE_FORMAT}".encode())
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    for (app, name), migration in sorted(loader.disk_migrations.items()):
-        digest.update(f"{app}.{name}".encode())
-        path = getattr(__import__(migration.__module__, fromlist=["_"]), "__file__", None)
-        if path and os.path.exists(path):
-            with open(path, "rb") as fh:
-                digest.update(fh.read())
-    for config in apps.get_app_configs():
-        digest.update(config.name.encode())
-    return digest.hexdigest()[:16]
+def run_name() -> str:
+    """A run database name no other host, container or namespace will pick: a host tag (for the
+    person reading ``\\l``) and 64 random bits. The tag starts with a letter, so earlier
+    versions, which read a pid there, leave these names alone."""
+    host = re.sub(r"[^a-z0-9]", "", platform.node().lower())[:20]
+    if not host[:1].isalpha():
+        host = ("h" + host)[:20]
+    return f"{PREFIX}{host}_{os.urandom(8).hex()}"
 
 
 def _admin(settings: dict[str, Any]) -> Any:
@@ -70,80 +68,11 @@ def _admin(settings: dict[str, Any]) -> Any:
         raise HarnessError(f"cannot reach PostgreSQL to create a run database: {exc}") from None
 
 
-def _exists(conn: Any, name: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
-    )
-
-
-def _point(connection: Any, name: str) -> None:
-    connection.close()
-    connection.settings_dict["NAME"] = name
-
-
-def _build_template(conn: Any, connection: Any, template: str) -> None:
-    """Migrate a staging database, then rename it into place (atomic publish)."""
-    from django.core.management import call_command
-
-    staging = f"{template}_build_{os.getpid()}"
-    conn.execute(f'DROP DATABASE IF EXISTS "{staging}"')
-    conn.execute(f'CREATE DATABASE "{staging}"')
-    original = connection.settings_dict["NAME"]
-    try:
-        _point(connection, staging)
-        with deferred_post_migrate():  # its rows are made at each run's virtual start
-            call_command("migrate", verbosity=0, interactive=False, stdout=io.StringIO())
-        call_command("createcachetable", verbosity=0, stdout=io.StringIO())
-    finally:
-        _point(connection, original)
-    conn.execute(f'ALTER DATABASE "{staging}" RENAME TO "{template}"')
-
-
-def _like(prefix: str) -> str:
-    """A LIKE pattern for names starting with ``prefix`` (``_`` is a wildcard in LIKE)."""
-    return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
-
-
-def prune_templates(
-    conn: Any, keep: int = TEMPLATES_KEPT, prefix: str = TEMPLATE_PREFIX
-) -> list[str]:
-    """Drop all but the ``keep`` newest templates (by creation order); return the dropped.
-
-    Each migration state leaves a template behind; without this they pile up on the server.
-    A template still in use (being cloned, or connected to) is skipped, and rebuilt on demand
-    if a process needs it again. Call with the template lock held.
-    """
-    rows = conn.execute(
-        "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY oid DESC",
-        (_like(prefix),),
-    ).fetchall()
-    dropped = []
-    for (name,) in rows[keep:]:
-        if conn.execute(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = %s LIMIT 1", (name,)
-        ).fetchone():
-            continue  # connected to: DROP would wait 5 s for it, then fail
-        try:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        except Exception:  # in use by another session: leave it for a later prune
-            continue
-        dropped.append(name)
-    return dropped
-
-
-def _drop_stale(conn: Any) -> None:
-    """Run databases of processes that died (their pid is in the name) are removed."""
-    rows = conn.execute(
-        "SELECT datname FROM pg_database WHERE datname LIKE %s", (_like(PREFIX),)
-    ).fetchall()
-    for (name,) in rows:
-        try:
-            pid = int(name[len(PREFIX) :].split("_")[0])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not _alive(pid):
-            with contextlib.suppress(Exception):
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def _legacy_stale(conn: Any, name: str) -> bool:
+    """An earlier version's run database: its owner held no lock, so it is stale only when its
+    pid is not alive here and nobody is connected to it."""
+    match = _LEGACY.match(name)
+    return bool(match) and not _alive(int(match.group(1))) and not connected(conn, name)
 
 
 def _alive(pid: int) -> bool:
@@ -156,6 +85,44 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def drop_stale(conn: Any, own: str | None = None) -> list[str]:
+    """Drop run databases (and half-built templates) nobody owns any more; return them.
+
+    Owned means: a session holds the advisory lock of its name (a staging database: of its
+    template's name). A run killed with SIGKILL loses its session, hence its lock, so its
+    database is dropped here by the next run. ``DROP`` without ``FORCE`` waits up to 5 s for
+    the dead run's backends to go, and fails (left for later) if a live session is still there.
+    """
+    rows = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s OR datname LIKE %s",
+        (like(PREFIX), like(STAGING_PREFIX)),
+    ).fetchall()
+    dropped = []
+    for (name,) in sorted(rows):
+        if name == own:
+            continue
+        if _LEGACY.match(name):
+            if _legacy_stale(conn, name):
+                with contextlib.suppress(Exception):
+                    execute(conn, "DROP DATABASE IF EXISTS {}", name)
+                    dropped.append(name)
+            continue
+        owner = name
+        if name.startswith(STAGING_PREFIX):
+            owner = TEMPLATE_PREFIX + name[len(STAGING_PREFIX) :]
+        key = lock_key(owner)
+        if not try_lock(conn, key):
+            continue  # a live session owns it
+        try:
+            execute(conn, "DROP DATABASE IF EXISTS {}", name)
+            dropped.append(name)
+        except Exception:  # still connected after 5 s: a later run tries again
+            pass
+        finally:
+            unlock(conn, key)
+    return dropped
+
+
 @contextlib.contextmanager
 def fresh_database(alias: str = "default") -> Iterator[str]:
     """Point ``connections[alias]`` at a new copy of the migrated template for the block."""
@@ -163,51 +130,34 @@ def fresh_database(alias: str = "default") -> Iterator[str]:
 
     connection = connections[alias]
     settings = dict(connection.settings_dict)
-    template = f"{TEMPLATE_PREFIX}{migration_key()}"
-    name = f"{PREFIX}{os.getpid()}_{next(_COUNTER)}"
-    with _admin(settings) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        try:
-            if not _exists(conn, template):
-                _build_template(conn, connection, template)
-                prune_templates(conn)
-            _drop_stale(conn)
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    name = run_name()
+    conn = _admin(settings)
+    try:
+        # owned before it exists: no one can see it unowned while this process lives
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(name),))
+        drop_stale(conn, own=name)
+        templates.clone(conn, connection, name)
+    except BaseException:
+        conn.close()  # the lock goes with the session: a half-made database is stale
+        raise
     original = connection.settings_dict["NAME"]
-    _point(connection, name)
+    point(connection, name)
     try:
         yield name
     finally:
-        _point(connection, original)
-        with _admin(settings) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        point(connection, original)
+        _drop_own(conn, settings, name)
 
 
-@contextlib.contextmanager
-def deferred_post_migrate() -> Iterator[None]:
-    """``migrate`` without its ``post_migrate`` signal, for building the template database.
-
-    ``post_migrate`` handlers create rows that read the clock (a schedule's ``next_run =
-    now()``); built into the template in real time they would carry today's date into every
-    virtual window. The runner sends the signal itself at each run's virtual start
-    (:func:`emit_post_migrate`), as ``migrate`` would at a deploy at that instant.
-    """
-    import django.core.management.commands.migrate as migrate_command
-
-    p = Patches()
-    p.set(
-        migrate_command,
-        "emit_post_migrate_signal",
-        lambda *args, **kwargs: None,
-        "the template keeps no clock-dependent post_migrate rows; each run sends it at its start",
-    )
+def _drop_own(conn: Any, settings: dict[str, Any], name: str) -> None:
+    """Drop this run's database (``FORCE``: it is ours), then let go of its lock."""
     try:
-        yield
+        execute(conn, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+    except Exception:  # the admin session was lost (server restart): drop it on a new one
+        with _admin(settings) as again:
+            execute(again, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
     finally:
-        p.undo()
+        conn.close()
 
 
 def emit_post_migrate(alias: str = "default") -> None:

@@ -96,7 +96,8 @@ def run_jobs(
         job.timeline_path.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "pytest", str(ITEMS), "-c", str(ini), "--rootdir", str(workdir)]
     argv += ["-p", "no:django", "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
-    argv += [f"--tx={spec}" for spec in tx] if tx else ["-n", workers]
+    # --tx alone runs every item in this process: --dist=load sends them to the gateways
+    argv += ["--dist=load", *(f"--tx={spec}" for spec in tx)] if tx else ["-n", workers]
     env = {**os.environ, JOBS_ENV: str(jobs_file), "PYTEST_ADDOPTS": ""}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
     subprocess.run(argv, env=env, check=False)

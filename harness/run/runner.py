@@ -253,7 +253,8 @@ def simulation_for(scenario: Scenario, seed: int, faithful: bool = False) -> Any
     from harness.sim.runaway import Budget
     from harness.sim.simulation import Simulation
 
-    durations = Durations(scenario.durations_default, dict(scenario.durations), seed=seed)
+    per_func = {**scenario.durations_from, **scenario.durations}  # explicit ones win
+    durations = Durations(scenario.durations_default, per_func, seed=seed)
     return Simulation(
         scenario.start,
         _cluster_specs(scenario),

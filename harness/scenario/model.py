@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.distributions import Distribution
 from harness.errors import HarnessError
 from harness.fakes import FAKES
 
@@ -100,6 +101,7 @@ class Scenario:
     downtime: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
     durations_default: float = 0.0
     durations: dict[str, float | tuple[float, float]] = field(default_factory=dict)
+    durations_from: dict[str, Distribution] = field(default_factory=dict)  # measured
     loads: list[LoadSpec] = field(default_factory=list)
     fakes: list[FakeSpec] = field(default_factory=list)
     expect: dict[str, dict[str, Any]] = field(default_factory=dict)  # checker → options

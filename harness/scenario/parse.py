@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.distributions import Distribution
+from harness.distributions import read_file as read_distributions
 from harness.durations import parse_duration
 from harness.scenario.clusters import parse_cluster, parse_named_clusters, parse_settings
 from harness.scenario.limits import parse_run_limits
@@ -143,6 +145,9 @@ def _parse_setup(r: OptionsReader, items: list[Any]) -> list[SetupStep]:
 def _parse_durations(t: OptionsReader, scenario: Scenario) -> None:
     default = t.duration("default", default=dt.timedelta())
     scenario.durations_default = default.total_seconds()
+    measured = t.get("from", str, default=None)
+    if measured is not None:
+        scenario.durations_from = _measured_durations(t, scenario.source, measured)
     per = t.table("per_func")
     for func, raw in per.data.items():
         per.seen.add(func)
@@ -163,6 +168,21 @@ def _parse_durations(t: OptionsReader, scenario: Scenario) -> None:
                 per.fail(f"{_show(raw)} is not a duration like '2s' or '1m30s'", func)
             scenario.durations[func] = value.total_seconds()
     t.done()
+
+
+def _measured_durations(t: OptionsReader, source: str, name: str) -> dict[str, Distribution]:
+    """``[durations] from``: a file ``harness durations`` wrote, relative to the scenario."""
+    base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+    path = base / name
+    try:
+        return read_distributions(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        reason = f"cannot read {path}: {exc.strerror or exc}"
+    except UnicodeDecodeError:
+        reason = f"{path} is not UTF-8 text"
+    except ValueError as exc:
+        reason = f"{path}: {exc}"
+    raise ScenarioError(t.source, t.path("from"), reason)
 
 
 def _parse_loads(r: OptionsReader, items: list[Any], zone: str | None) -> list[LoadSpec]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from harness.distributions import Distribution
+
 EPS = timedelta(microseconds=1)
 SCHEDULER_PERIOD = timedelta(seconds=30)  # Sentinel.guard: counter >= 30 → scheduler()
 
@@ -102,16 +104,18 @@ class ClusterSpec:
 
 
 class Durations:
-    """Virtual task durations: a default plus per-function constants or ``(lo, hi)`` ranges.
+    """Virtual task durations: a default plus per-function constants, ``(lo, hi)`` ranges or
+    measured :class:`~harness.distributions.Distribution` s.
 
-    Ranges are drawn from a generator seeded by (seed, task id, attempt), so a task's duration
-    does not depend on what else ran before it.
+    Ranges and distributions are drawn from a generator seeded by (seed, task id, attempt), so
+    a task's duration does not depend on what else ran before it.
     """
 
     def __init__(
         self,
         default: float = 0.0,
-        per_func: dict[str, float | tuple[float, float] | Callable[..., float]] | None = None,
+        per_func: dict[str, float | tuple[float, float] | Distribution | Callable[..., float]]
+        | None = None,
         seed: int = 0,
     ) -> None:
         self.default = default
@@ -120,6 +124,8 @@ class Durations:
 
     def __call__(self, func: str, task: dict[str, Any], attempt: int) -> float:
         spec = self.per_func.get(func, self.default)
+        if isinstance(spec, Distribution):  # measured run times: inverse CDF of a seeded draw
+            return spec.at(random.Random(f"{self.seed}:{task['id']}:{attempt}").random())
         if callable(spec):
             return float(spec(task, attempt))
         if isinstance(spec, tuple):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,19 @@ def test_gate_in_parallel_matches_the_goldens_written_serially(cli, tmp_path):
     assert code == 0, text
     assert "✔ lost-response" in text and "match the golden" in text
     assert [p.name for p in (tmp_path / "gate").glob("*.jsonl")] == ["000-lost-response.jsonl"]
+
+
+def test_two_gateways_in_pid_namespaces_of_their_own_both_complete(cli, tmp_path, monkeypatch):
+    """Each ``--tx`` gateway runs as pid 1 of its own PID namespace, as replays in two
+    containers sharing one PostgreSQL do: their run databases neither share a name nor are
+    dropped under each other, and both seeds' runs complete."""
+    from tests.harness.freshdb_support import server_url, unshare_prefix
+
+    monkeypatch.setenv("DATABASE_URL", server_url())  # pid 1 must not join the embedded server
+    spec = "popen//python=" + shlex.join([*unshare_prefix(), sys.executable])
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(HERE / "tiny.toml"), "--seeds", "1..2", "--tx", spec, "--tx", spec]
+    code, text, _ = cli(*argv, "--out", str(out))
+    assert code == 0, text
+    assert "2 seeds, 2 passed, 0 failed" in text
+    assert all(json.loads((out / f"seed-{n}.json").read_text())["ok"] for n in (1, 2))
