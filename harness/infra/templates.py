@@ -14,6 +14,14 @@ Each template has a lock of its own, a PostgreSQL advisory lock keyed by its nam
 * a prune drops a template only after **trying** the exclusive lock: a template that a run is
   cloning, or is about to clone (it takes the lock, then looks for the template), is skipped.
 
+A new migration state is built **incrementally** when it can: from the project's template whose
+applied migrations (each by name and file digest, recorded in the template's comment) are the
+largest subset of the new state's, copied and migrated forward (:func:`nearest_base`). A commit
+that adds one migration pays for that migration, not for all ~130 (bisecting five commits that
+each add one pays one full build). A changed or removed migration is never built on; the key
+stays exact, and ``tests/harness/test_templates_incremental.py`` shows the incremental and the
+full build give the same tables, columns, indexes and applied migrations.
+
 Kept: the ``HARNESS_TEMPLATES_KEPT`` (default 3) most recently used templates of each project;
 when a build adds one, the project's least recently used beyond that are dropped. Another
 project's templates are never touched, nor a template anyone is connected to.
@@ -48,20 +56,32 @@ TEMPLATES_KEPT = 3
 KEPT_ENV = "HARNESS_TEMPLATES_KEPT"
 
 
-def migration_key() -> str:
-    """A hash of what ``migrate`` would build."""
-    import django
-    from django.apps import apps
+def migration_state() -> dict[str, str]:
+    """Every migration on disk, ``app.name`` → a digest of its file: what ``migrate`` would apply
+    (a template whose applied migrations are a subset of this can be migrated forward)."""
     from django.db.migrations.loader import MigrationLoader
 
-    digest = hashlib.sha256(f"{django.get_version()} {TEMPLATE_FORMAT}".encode())
+    state = {}
     loader = MigrationLoader(None, ignore_no_migrations=True)
     for (app, name), migration in sorted(loader.disk_migrations.items()):
-        digest.update(f"{app}.{name}".encode())
         path = getattr(__import__(migration.__module__, fromlist=["_"]), "__file__", None)
+        digest = hashlib.sha256(f"{app}.{name}".encode())
         if path and os.path.exists(path):
             with open(path, "rb") as fh:
                 digest.update(fh.read())
+        state[f"{app}.{name}"] = digest.hexdigest()[:12]
+    return state
+
+
+def migration_key(state: dict[str, str] | None = None) -> str:
+    """A hash of what ``migrate`` would build: the Django version, the template format, every
+    migration file and the installed apps."""
+    import django
+    from django.apps import apps
+
+    digest = hashlib.sha256(f"{django.get_version()} {TEMPLATE_FORMAT}".encode())
+    for name, file_digest in sorted((state or migration_state()).items()):
+        digest.update(f"{name}:{file_digest}".encode())
     for config in apps.get_app_configs():
         digest.update(config.name.encode())
     return digest.hexdigest()[:16]
@@ -166,24 +186,38 @@ def like(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
 
 
-def record_use(conn: Any, template: str, project: Project) -> None:
-    """Write who the template is for and when it was last cloned into its comment.
+def note_of(conn: Any, name: str) -> dict[str, Any]:
+    """What a template's comment says of it (``{}`` when it says nothing readable)."""
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+        (name,),
+    ).fetchone()
+    try:
+        note = json.loads((row[0] if row else None) or "{}")
+    except (ValueError, TypeError):
+        return {}
+    return note if isinstance(note, dict) else {}
 
-    Best effort: a comment that cannot be written (another role owns the template) only makes
-    the template look older to the next prune.
-    """
+
+def write_note(conn: Any, template: str, **fields: Any) -> None:
+    """Add ``fields`` to the template's comment (JSON). Best effort: a comment that cannot be
+    written (another role owns the template) only makes it look older, or not a base."""
     from psycopg import sql
 
-    now = conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0]
-    note = json.dumps(
-        {"dq-harness": "template", "project": project.root, "settings": project.settings,
-         "used": round(float(now), 6)},
-        sort_keys=True,
-    )  # fmt: skip
+    note = {**note_of(conn, template), "dq-harness": "template", **fields}
+    text = json.dumps(note, sort_keys=True)
     with contextlib.suppress(Exception):
         conn.execute(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(_ident(template), sql.Literal(note))
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(_ident(template), sql.Literal(text))
         )
+
+
+def record_use(conn: Any, template: str, project: Project) -> None:
+    """Write who the template is for and when it was last cloned into its comment."""
+    now = conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0]
+    write_note(
+        conn, template, project=project.root, settings=project.settings, used=round(float(now), 6)
+    )
 
 
 def templates_by_use(conn: Any, prefix: str) -> list[str]:
@@ -243,7 +277,8 @@ def clone(conn: Any, connection: Any, name: str) -> str:
     the template's name. ``conn`` is an autocommit admin connection, ``connection`` Django's."""
     keep = kept()  # a bad HARNESS_TEMPLATES_KEPT is refused before anything is built
     project = current_project()
-    template = project.template(migration_key())
+    state = migration_state()
+    template = project.template(migration_key(state))
     key = lock_key(template)
     conn.execute("SELECT pg_advisory_lock_shared(%s)", (key,))
     try:
@@ -257,7 +292,7 @@ def clone(conn: Any, connection: Any, name: str) -> str:
     try:
         built = not exists(conn, template)
         if built:
-            _build(conn, connection, template)
+            _build(conn, connection, template, project, state)
         execute(conn, "CREATE DATABASE {} TEMPLATE {}", name, template)
         record_use(conn, template, project)
         if built:
@@ -272,15 +307,45 @@ def staging_name(template: str) -> str:
     return STAGING_PREFIX + template[len(TEMPLATE_PREFIX) :]
 
 
-def _build(conn: Any, connection: Any, template: str) -> None:
-    """Migrate a staging database, then rename it into place. Called with the template's lock
-    held exclusively, so a staging database of that name is a dead builder's leftover."""
+def nearest_base(conn: Any, project: Project, state: dict[str, str]) -> str | None:
+    """The project's template with the most applied migrations that are all in ``state`` (same
+    name, same file), built by this Django and template format: migrating it forward builds the
+    new state. None: nothing to start from (a full build)."""
+    import django
+
+    wanted = {f"{k}:{v}" for k, v in state.items()}
+    best, best_size = None, 0
+    for name in templates_by_use(conn, project.prefix):
+        note = note_of(conn, name)
+        applied = set(note.get("migrations") or [])
+        if (
+            applied
+            and applied <= wanted
+            and len(applied) > best_size
+            and note.get("django") == django.get_version()
+            and note.get("format") == TEMPLATE_FORMAT
+        ):
+            best, best_size = name, len(applied)
+    return best
+
+
+def _build(
+    conn: Any, connection: Any, template: str, project: Project, state: dict[str, str]
+) -> None:
+    """Migrate a staging database — a copy of the nearest template whose migrations are a
+    subset of ``state`` (incremental), else an empty one — then rename it into place. Called
+    with the template's lock held exclusively, so a staging database of that name is a dead
+    builder's leftover. The template records what it applied and what it was built from."""
+    import time
+
+    import django
     from django.core.management import call_command
 
     staging = staging_name(template)
     execute(conn, "DROP DATABASE IF EXISTS {} WITH (FORCE)", staging)
-    execute(conn, "CREATE DATABASE {}", staging)
+    base = _create_staging(conn, project, state, staging)
     original = connection.settings_dict["NAME"]
+    started = time.perf_counter()
     try:
         point(connection, staging)
         with deferred_post_migrate():  # its rows are made at each run's virtual start
@@ -293,6 +358,33 @@ def _build(conn: Any, connection: Any, template: str) -> None:
         raise
     point(connection, original)
     execute(conn, "ALTER DATABASE {} RENAME TO {}", staging, template)
+    write_note(
+        conn,
+        template,
+        migrations=sorted(f"{k}:{v}" for k, v in state.items()),
+        django=django.get_version(),
+        format=TEMPLATE_FORMAT,
+        built_from=base,
+        build_seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _create_staging(conn: Any, project: Project, state: dict[str, str], staging: str) -> str | None:
+    """The staging database, copied from the nearest base when one can be locked; its name."""
+    base = nearest_base(conn, project, state)
+    if base is not None:
+        base_key = lock_key(base)
+        conn.execute("SELECT pg_advisory_lock_shared(%s)", (base_key,))  # no prune meanwhile
+        try:
+            if exists(conn, base):
+                execute(conn, "CREATE DATABASE {} TEMPLATE {}", staging, base)
+                return base
+        except Exception:  # someone is connected to it: build from scratch instead
+            pass
+        finally:
+            conn.execute("SELECT pg_advisory_unlock_shared(%s)", (base_key,))
+    execute(conn, "CREATE DATABASE {}", staging)
+    return None
 
 
 @contextlib.contextmanager

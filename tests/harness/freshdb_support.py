@@ -139,3 +139,37 @@ def run_once(project: Path, *, namespace: bool = False, timeout: float = 120, **
     opened = holder.opened(timeout)
     assert holder.release() == f"still {opened.name}"
     return opened
+
+
+MODEL_MIGRATION = """\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = {dependencies!r}
+    operations = [{operation}]
+"""
+
+
+def add_migrations(root: Path, upto: int) -> None:
+    """An app ``shop`` with migrations 0001 … ``upto``: an Item model, then one field each, as
+    a project grows a migration per commit."""
+    app = root / "shop"
+    (app / "migrations").mkdir(parents=True, exist_ok=True)
+    (app / "__init__.py").write_text("")
+    (app / "migrations" / "__init__.py").write_text("")
+    for n in range(1, upto + 1):
+        if n == 1:
+            operation = (
+                "migrations.CreateModel('Item', [('id', models.AutoField(primary_key=True)), "
+                "('name', models.CharField(max_length=50))])"
+            )
+            dependencies: list = []
+        else:
+            operation = (
+                f"migrations.AddField('item', 'f{n}', models.IntegerField(default={n}, "
+                "db_index=True))"
+            )
+            dependencies = [("shop", f"{n - 1:04d}_step")]
+        text = MODEL_MIGRATION.format(dependencies=dependencies, operation=operation)
+        (app / "migrations" / f"{n:04d}_step.py").write_text(text)
