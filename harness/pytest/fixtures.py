@@ -46,13 +46,15 @@ def run_scenario(request: pytest.FixtureRequest) -> Any:
     (``"2d"``), an ISO time (naive: the scenario's zone) or a datetime."""
     blocker = request.getfixturevalue("django_db_blocker")
 
-    def run(ref: Any, seed: int | None = None, until: Any = None) -> Any:
+    def run(ref: Any, seed: int | None = None, until: Any = None, baseline: Any = None) -> Any:
         from harness.run import runner
         from harness.scenario import Scenario, parse_until, read
 
         scenario = ref if isinstance(ref, Scenario) else read(ref)
         with blocker.unblock():
-            return runner.run(scenario, seed=seed, until=parse_until(until, scenario))
+            return runner.run(
+                scenario, seed=seed, until=parse_until(until, scenario), baseline=baseline
+            )
 
     return run
 

@@ -1,7 +1,7 @@
 """The plugin's markers: what they accept (read from the code they configure) and their help.
 
 ``qsim`` accepts exactly the keyword arguments of :class:`harness.sim.simulation.Simulation`;
-``scenario`` a reference and ``seed``/``until``. Anything else is a ``pytest.UsageError`` that
+``scenario`` a reference and ``seed``/``until``/``baseline``. Anything else is a ``pytest.UsageError`` that
 lists what is accepted, instead of a ``TypeError`` deep in a fixture.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 DEFAULT_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday: weekly schedules read well
-SCENARIO_OPTIONS = ("seed", "until")
+SCENARIO_OPTIONS = ("seed", "until", "baseline")
 
 
 def qsim_options() -> dict[str, Any]:
@@ -30,8 +30,9 @@ def help_lines() -> list[str]:
     return [
         f"qsim({options}): configure the in-process Django-Q2 simulation of the qsim fixture "
         "(start: an aware datetime or ISO string, default 2026-01-05 00:00 UTC)",
-        "scenario(ref, seed=None, until=None): the scenario the `scenario` fixture replays "
-        "(a name in ./scenarios, a path to a TOML file, or a harness.scenario.Scenario)",
+        "scenario(ref, seed=None, until=None, baseline=None): the scenario the `scenario` "
+        "fixture replays (a name in ./scenarios, a path to a TOML file, or a "
+        "harness.scenario.Scenario; baseline: a file of known problems)",
     ]
 
 

@@ -53,3 +53,8 @@ def loop_on_save() -> None:
     customer = Customer.objects.order_by("pk").first()
     assert customer is not None, "seed the customers first"
     async_task("tests.fixture_apps.calls.touch_customer", customer.pk)
+
+
+def enqueue_fixed(n: int) -> str:
+    """The swallowing task after its fix: it raises nothing and returns a success."""
+    return async_task("tests.harness.sample_tasks.add", n, 1)
