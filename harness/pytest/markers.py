@@ -1,8 +1,8 @@
 """The plugin's markers: what they accept (read from the code they configure) and their help.
 
 ``qsim`` accepts exactly the keyword arguments of :class:`harness.sim.simulation.Simulation`;
-``scenario`` a reference and ``seed``/``until``/``baseline``. Anything else is a ``pytest.UsageError`` that
-lists what is accepted, instead of a ``TypeError`` deep in a fixture.
+``scenario`` a reference and ``seed``/``until``/``baseline``. Anything else is a
+``pytest.UsageError`` that lists what is accepted, instead of a ``TypeError`` deep in a fixture.
 """
 
 from __future__ import annotations
