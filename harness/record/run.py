@@ -19,12 +19,38 @@ FORMAT = 1  # the JSON layout's version
 MARKER = "«secret:{}»"
 
 
+def _forms(value: str) -> list[str]:
+    """How a secret can be spelled in an output: as it is, escaped inside a JSON string (the
+    timeline, the record), and escaped by ``repr`` (task rows, log lines quoting arguments)."""
+    import json
+
+    forms = (value, json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1])
+    return list(dict.fromkeys(forms))
+
+
 def redact(text: str, secrets: list[tuple[str, str]]) -> str:
-    """``text`` with every configured secret value replaced by its marker."""
+    """``text`` with every configured secret value (in any of its spellings) replaced by its
+    marker."""
     for label, value in secrets:
-        if value and value in text:
-            text = text.replace(value, MARKER.format(label))
+        if not value:
+            continue
+        for form in _forms(value):
+            if form and form in text:
+                text = text.replace(form, MARKER.format(label))
     return text
+
+
+def scrub(value: Any, secrets: list[tuple[str, str]]) -> Any:
+    """Every string in ``value`` (a JSON-able structure, keys included) redacted."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v, secrets) for v in value]
+    return value
 
 
 @dataclass
@@ -158,6 +184,11 @@ class RunRecord:
         return redact(self.timeline.dumps(), self.secret_values)
 
     def to_json(self) -> dict[str, Any]:
+        """The record as JSON values; every configured secret, wherever it appears (timeline,
+        ledger, findings, the scenario's own tables), is its marker."""
+        return scrub(self._json(), self.secret_values)
+
+    def _json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "scenario": self.scenario.to_json(),
@@ -166,9 +197,7 @@ class RunRecord:
             "clusters": [c.to_dict() for c in self.clusters],
             "broker": self.broker,
             "default_cluster": self.default_cluster,
-            "ledger": None
-            if self.ledger is None
-            else [_redacted_entry(e, self) for e in self.ledger],
+            "ledger": None if self.ledger is None else [e.to_dict() for e in self.ledger],
             "findings": _jsonable(self.findings),
             "fault_rules": _jsonable(self.fault_rules),
             "snapshot": self.snapshot.to_json(),
@@ -205,12 +234,6 @@ class RunRecord:
             baseline=data.get("baseline"),
             django_q=data.get("django_q", ""),
         )
-
-
-def _redacted_entry(entry: Any, record: RunRecord) -> dict[str, Any]:
-    import json
-
-    return json.loads(redact(json.dumps(entry.to_dict()), record.secret_values))
 
 
 def _time(text: str) -> dt.datetime:

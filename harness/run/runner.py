@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.compat import django_q_version
-from harness.errors import RunInterrupted, Terminated
-from harness.record.run import RunRecord, ScenarioFacts
+from harness.errors import HarnessError, RunInterrupted, Terminated
+from harness.record.run import RunRecord, ScenarioFacts, redact
 from harness.run.result import RunResult
 from harness.scenario import Scenario, ScenarioError, resolve_paths
 
@@ -177,10 +177,10 @@ def replay_here(
     with captured_logs() as logs, _overridden(scenario):
         record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
     record.baseline = None if baseline is None else baseline.to_json()
-    _, judged = judge_record(record)
+    recorded, judged = judge_record(record)  # what was recorded: no secret left in it
     command = reproduce_command(scenario, seed, until, settings=_current_settings())
     result = RunResult(
-        record=record,
+        record=recorded,
         verdicts=judged.verdicts,
         command=command,
         scenario=scenario,
@@ -204,13 +204,18 @@ def _simulate(
     import responses
 
     from harness.run import fakes as fake_mounts
+    from harness.run import snapshot
     from harness.run.deploy import deploy, schedule_loads
     from harness.run.snapshot import schedules as snapshot_schedules
 
     sim = simulation_for(scenario, seed, faithful)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
         ledger, built, rules = fake_mounts.mount(scenario, sim, rsps, seed)
-        deploy(sim, scenario, resolved, built)
+        secrets = snapshot.secret_values(scenario.expect.get("secrets", {}), built)
+        try:
+            deploy(sim, scenario, resolved, built)
+        except HarnessError as exc:  # a setup step's error may quote a secret
+            raise HarnessError(redact(str(exc), secrets)) from None
         setup_schedules = snapshot_schedules()
         schedule_loads(sim, scenario, resolved, seed)
         try:
