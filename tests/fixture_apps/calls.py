@@ -58,3 +58,12 @@ def loop_on_save() -> None:
 def enqueue_fixed(n: int) -> str:
     """The swallowing task after its fix: it raises nothing and returns a success."""
     return async_task("tests.harness.sample_tasks.add", n, 1)
+
+
+def provision(n: int, password: str) -> str:
+    """A load that carries a credential in its arguments (as a careless admin script would)."""
+    return async_task("tests.harness.sample_tasks.add", n, 1)
+
+
+def failing_setup(password: str) -> None:
+    raise ConnectionError(f"could not log in to vm1 as admin with password {password}")
