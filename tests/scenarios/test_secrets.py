@@ -71,9 +71,8 @@ def test_a_setup_error_quoting_a_secret_is_one_redacted_line(cli, tmp_path) -> N
             f'args = ["{PASSWORD}"] }}]',
         )
     )
-    code, out, err = cli(
-        "replay", str(scenario), "--no-progress", "--json", str(tmp_path / "r.json")
-    )
+    out_json = tmp_path / "r.json"
+    code, _, err = cli("replay", str(scenario), "--no-progress", "--json", str(out_json))
     assert code == 2
     assert err.count("\n") == 1 and "Traceback" not in err
     assert PASSWORD not in err and "«secret:fakes.virtualmin.password»" in err
