@@ -1,10 +1,44 @@
-"""Errors the harness reports as one line and exit code 2 (bad input, missing prerequisite)."""
+"""Errors the harness reports as one line, and the exit codes, in one place.
+
+=====  ==================================================================================
+code   meaning
+=====  ==================================================================================
+0      every check holds (gate: and every timeline matches its golden)
+1      a check failed (gate: or a timeline diverged; diff: the second run is worse)
+2      bad input or a missing prerequisite (:class:`HarnessError`): one line, nothing written
+3      the project's own code crashed outside a task (:class:`UserCodeError`): a setup step,
+       a ``post_migrate`` handler, a ``ready()`` redone at the virtual start, the settings
+       module — ``SystemExit`` from it included; one line, nothing written
+125    with ``--bisect-exit``, instead of 2 or 3: git bisect's "cannot test this commit"
+130    interrupted by Ctrl+C (SIGINT); what the run had is written, marked partial
+143    stopped by SIGTERM; the same
+=====  ==================================================================================
+"""
 
 from __future__ import annotations
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_USER_CODE = 0, 1, 2, 3
+EXIT_BISECT_SKIP, EXIT_SIGINT, EXIT_SIGTERM = 125, 130, 143
 
 
 class HarnessError(Exception):
     """Bad input or a missing prerequisite; the CLI prints ``str(exc)`` and exits 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class UserCodeError(HarnessError):
+    """The project's own code raised (or exited) outside a task; the CLI prints one line, 3."""
+
+    exit_code = EXIT_USER_CODE
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line (a ``SystemExit`` says so, with its code)."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): the code called sys.exit()"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:limit] if text else type(exc).__name__
 
 
 class Terminated(KeyboardInterrupt):
@@ -26,4 +60,4 @@ class RunInterrupted(KeyboardInterrupt):
 
     @property
     def exit_code(self) -> int:
-        return 143 if self.signal == "SIGTERM" else 130
+        return EXIT_SIGTERM if self.signal == "SIGTERM" else EXIT_SIGINT

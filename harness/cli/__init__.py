@@ -1,7 +1,9 @@
 """The ``harness`` command line.
 
-Every subcommand follows one contract: exit 0 when all is well, 1 when a check fails, 2 on bad
-input or a missing prerequisite — with a one-line reason on stderr and nothing written.
+Every subcommand follows one contract (the codes are listed once, in :mod:`harness.errors`):
+exit 0 when all is well, 1 when a check fails, 2 on bad input or a missing prerequisite, 3 when
+the project's own code crashed outside a task — with a one-line reason on stderr and nothing
+written — and 130/143 when interrupted.
 Subcommands live in their own modules and register here with :func:`_register`.
 """
 
@@ -12,7 +14,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from harness.errors import HarnessError, Terminated
+from harness.errors import (
+    EXIT_BISECT_SKIP,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    HarnessError,
+    Terminated,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -102,23 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except HarnessError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
-        return BISECT_SKIP if bisect else 2
+        return EXIT_BISECT_SKIP if bisect else exc.exit_code
     except Exception as exc:
         if not bisect:
             raise
         # Under git bisect run a commit where the replay cannot even run is skipped, not "bad".
         sys.stderr.write(f"harness: cannot replay here: {type(exc).__name__}: {exc}\n")
-        return BISECT_SKIP
+        return EXIT_BISECT_SKIP
     except KeyboardInterrupt as exc:
         name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
         sys.stderr.write(f"harness: interrupted ({name})\n")
-        return 143 if name == "SIGTERM" else 130
+        return EXIT_SIGTERM if name == "SIGTERM" else EXIT_SIGINT
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-BISECT_SKIP = 125
-"""``git bisect run``'s "cannot test this commit": with ``--bisect-exit``, what would be exit 2."""
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -153,15 +153,16 @@ def _gate_serial(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -> 
 def _gate_parallel(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -> list[GateRun]:
     """Every scenario as one pytest-xdist item (harness.run.parallel); the same timelines."""
     from harness.cli.sweep import workers_value
+    from harness.names import slug
     from harness.run.parallel import Job, run_jobs
 
     workers = workers_value(args.workers)
     folder = Path(args.out or Path("reports") / "gate")
     jobs = [
         Job(
-            id=f"{i:03d}-{scenario.name}",
+            id=f"{i:03d}-{slug(scenario.name)}",
             ref=ref,
-            out=str((folder / f"{i:03d}-{scenario.name}.json").resolve()),
+            out=str((folder / f"{i:03d}-{slug(scenario.name)}.json").resolve()),
             until=(scenario.start + scenario.gate_until).isoformat()
             if scenario.gate_until
             else None,

@@ -70,7 +70,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     until = until_text(args.until, scenario, "--until")
     workers = workers_value(args.workers)
-    out = Path(args.out) if args.out else DEFAULT_OUT / scenario.name
+    from harness.names import slug
+
+    out = Path(args.out) if args.out else DEFAULT_OUT / slug(scenario.name)
     if out.exists() and not out.is_dir():
         raise HarnessError(f"--out {out}: exists and is not a folder")
     jobs = [

@@ -332,7 +332,12 @@ def database_settings(conn_max_age: int | None = None) -> dict[str, Any]:
         return dict(resolve(conn_max_age).settings)
     except DatabaseUnavailable as exc:
         sys.stderr.write(f"error: {exc}\n")
-        raise SystemExit(2) from None
+        raise NoDatabaseExit(2) from None
+
+
+class NoDatabaseExit(SystemExit):
+    """Exit 2 after the one line that says there is no database (told apart from a project's
+    own ``sys.exit`` in its settings, which the harness reports as the project's crash)."""
 
 
 def reset_cache() -> None:

@@ -393,9 +393,12 @@ timeline, nothing external is loaded.</p>
 
 
 def write_html(result: Any, directory: str | Path) -> Path:
-    """Write ``<directory>/<scenario>-seed<N>.html`` and return its path."""
+    """Write ``<directory>/<scenario>-seed<N>.html`` (the name made safe: always inside
+    ``directory``) and return its path."""
+    from harness.names import slug
+
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{result.scenario.name}-seed{result.seed}.html"
+    path = out / f"{slug(result.scenario.name)}-seed{result.seed}.html"
     path.write_text(render_html(result), encoding="utf-8")
     return path

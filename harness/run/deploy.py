@@ -13,12 +13,9 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import UserCodeError
+from harness.errors import one_line as _one_line
 from harness.scenario import Scenario
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
 def deploy(
@@ -31,8 +28,8 @@ def deploy(
     sim.adopt_queued(during="migrate")
     try:
         emit_post_migrate()
-    except Exception as exc:
-        raise HarnessError(
+    except (Exception, SystemExit) as exc:
+        raise UserCodeError(
             f"{scenario.source}: a post_migrate handler failed at the virtual start: "
             f"{_one_line(exc)}"
         ) from None
@@ -42,8 +39,8 @@ def deploy(
         try:
             with sim.calls.scope("setup"):
                 _run_step(step, resolved, fakes)
-        except Exception as exc:
-            raise HarnessError(
+        except (Exception, SystemExit) as exc:
+            raise UserCodeError(
                 f"{scenario.source}: setup[{i}] ({step.describe()}) failed: {_one_line(exc)}"
             ) from None
 
@@ -111,7 +108,7 @@ def _arrive(sim: Any, name: str, path: str, fn: Callable[..., Any]) -> Callable[
             with sim.calls.scope("load") as scope:
                 try:
                     value = fn(*args, **kwargs)
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:  # the run goes on; the checker judges
                     outcome = {"outcome": "raised", "error": _one_line(exc)}
                 else:
                     outcome = {"outcome": "returned"}

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UserCodeError, one_line
 
 DATABASE_CHOICES = ("project", "harness")
 SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
@@ -59,19 +59,23 @@ def settings_module(explicit: str | None, scenario_settings: str | None, source:
 
 
 def _import_settings(module: str) -> Any:
+    from harness.infra.database import NoDatabaseExit
+
     try:
         return importlib.import_module(module)
-    except SystemExit:
-        raise
+    except NoDatabaseExit:
+        raise  # its line is written: exit 2
+    except SystemExit as exc:
+        raise UserCodeError(f"settings: importing {module} exited: {one_line(exc)}") from None
     except ModuleNotFoundError as exc:
         if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
             raise ProjectError(
                 f"settings: cannot import {module} (no module {exc.name!r} under "
                 f"{Path.cwd()}; run from the project root or set project_root in the scenario)"
             ) from None
-        raise ProjectError(f"settings: importing {module} failed: {_one_line(exc)}") from None
+        raise ProjectError(f"settings: importing {module} failed: {one_line(exc)}") from None
     except Exception as exc:
-        raise ProjectError(f"settings: importing {module} failed: {_one_line(exc)}") from None
+        raise UserCodeError(f"settings: importing {module} failed: {one_line(exc)}") from None
 
 
 def use_harness_database(mod: Any, module: str) -> None:
@@ -113,15 +117,18 @@ def setup(module: str, database: str = "project") -> None:
     if database == "harness":
         use_harness_database(mod, module)
     os.environ[SETTINGS_ENV] = module
+    from harness.infra.database import NoDatabaseExit
     from harness.run.startup import watching
 
     try:
         with watching():  # ready()'s database work waits for the virtual start
             django.setup()
-    except SystemExit:
+    except NoDatabaseExit:
         raise
+    except SystemExit as exc:
+        raise UserCodeError(f"settings: Django's start-up exited: {one_line(exc)}") from None
     except Exception as exc:
-        raise ProjectError(f"settings: Django refused {module}: {_one_line(exc)}") from None
+        raise ProjectError(f"settings: Django refused {module}: {one_line(exc)}") from None
     engine = settings.DATABASES.get("default", {}).get("ENGINE", "")
     if "postgresql" not in engine and "postgis" not in engine:
         raise ProjectError(
@@ -129,8 +136,3 @@ def setup(module: str, database: str = "project") -> None:
             "harness needs PostgreSQL (its row locks are what is under test): pass "
             "--database harness to replay on DATABASE_URL or an embedded server"
         )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__

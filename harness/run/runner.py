@@ -215,7 +215,7 @@ def _simulate(
         try:
             deploy(sim, scenario, resolved, built)
         except HarnessError as exc:  # a setup step's error may quote a secret
-            raise HarnessError(redact(str(exc), secrets)) from None
+            raise type(exc)(redact(str(exc), secrets)) from None
         setup_schedules = snapshot_schedules()
         schedule_loads(sim, scenario, resolved, seed)
         try:

@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UserCodeError, one_line
 from harness.patching import Patches
 
 _app: ContextVar[str | None] = ContextVar("harness_starting_app", default=None)
@@ -137,11 +137,10 @@ def replay_ready(named: list[str], scope: Callable[[str], Any]) -> list[tuple[st
         try:
             with scope("startup"), _signals_kept(not whole):
                 ready(config)
-        except Exception as exc:
-            text = " ".join(str(exc).split())[:300]
-            raise HarnessError(
+        except (Exception, SystemExit) as exc:
+            raise UserCodeError(
                 f"startup: the ready() of app {label!r} failed at the virtual start: "
-                f"{type(exc).__name__}: {text}"
+                f"{one_line(exc)}"
             ) from None
         done.append((label, whole))
     return done

@@ -15,6 +15,7 @@ REFERENCE_PACKAGES = {"apps", "config", "scenarios"}  # the reference platform's
 LEAVES = {
     "harness.distributions",
     "harness.durations",
+    "harness.names",
     "harness.errors",
     "harness.patching",
 }  # import nothing of the harness themselves
