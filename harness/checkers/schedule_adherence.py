@@ -303,7 +303,7 @@ def _missed(
         late = by_slot[key][0]
         if late > slot + tolerance and down(spec, late - tolerance) is None:
             message = f"{name}: slot {ctx.when(slot)} fired late, at {ctx.when(late)}"
-            cause = "a slot fired later than one scheduler pass after it"
+            cause = "a slot fired later than the tolerance allows"
             out.append(found(row, "late", cause, message, slot))
     return in_gap, out
 

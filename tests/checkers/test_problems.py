@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -23,13 +24,29 @@ pytestmark = pytest.mark.dbpath
 
 SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 TIME = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 
 
-def test_every_checker_has_a_broken_variant():
+def documented_rules() -> dict[str, set[str]]:
+    """Checker → the rule slugs docs/scenarios.md's "Rules and fingerprints" table lists."""
+    text = DOCS.read_text(encoding="utf-8").split("### Rules and fingerprints", 1)[1]
+    out: dict[str, set[str]] = {}
+    checker = ""
+    for line in text.split("\n## ", 1)[0].splitlines():
+        cells = line.split(" | ")
+        if not line.startswith("| ") or len(cells) < 3 or cells[0].startswith("| checker"):
+            continue
+        checker = cells[0].strip("| `") or checker
+        out.setdefault(checker, set()).update(re.findall(r"`([a-z0-9-]+)`", cells[1]))
+    return out
+
+
+def test_every_checker_has_a_broken_variant_and_documented_rules():
     assert set(broken.BROKEN) == set(CHECKERS)
+    assert set(documented_rules()) == set(CHECKERS)
 
 
-def _judge_problems(verdict, task_ids: set[str]) -> None:
+def _judge_problems(verdict, task_ids: set[str], documented: dict[str, set[str]]) -> None:
     """A verdict's problems belong to it, and their fingerprints hold nothing of one run."""
     if verdict.ok:
         assert verdict.problems == [], verdict.name
@@ -38,6 +55,7 @@ def _judge_problems(verdict, task_ids: set[str]) -> None:
     for p in verdict.problems:
         assert p.checker == verdict.name
         assert SLUG.fullmatch(p.rule), p.rule
+        assert p.rule in documented.get(p.checker, set()), f"{p.checker} · {p.rule}: not in docs"
         assert p.subject and p.cause and p.message, p
         for part in (p.subject, p.cause):
             assert not TIME.search(part), f"{p.rule}: a time in {part!r}"
@@ -51,7 +69,7 @@ def test_a_failing_verdict_has_problems_and_a_holding_one_none(run_scenario, nam
     assert not result.verdict(name).ok, f"the broken variant of {name} does not fail it"
     task_ids = {e.data["task"] for e in result.timeline.of("task.enqueued")}
     for verdict in result.verdicts:
-        _judge_problems(verdict, task_ids)
+        _judge_problems(verdict, task_ids, documented_rules())
 
 
 def test_the_same_bugs_have_the_same_fingerprints_under_another_seed(run_scenario):
