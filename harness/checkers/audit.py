@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls, limit
+from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls
+from harness.checkers.problems import Problem
 
 NAME = "audit"
 DEFAULT_REQUIRE = ("effects",)
@@ -43,19 +44,58 @@ def options(r: Any) -> dict[str, Any]:
 def check(ctx: RunContext) -> Verdict:
     audit = ctx.audit
     wanted = ctx.options(NAME).get("model")
-    if audit is None:
-        if wanted:
-            return Verdict(NAME, False, f"rows of {wanted} were not recorded in this run")
+    if audit is None and not wanted:
         return Verdict(NAME, True, "no audit model configured: nothing to check")
-    if wanted and wanted.lower() != audit["model"].lower():
-        return Verdict(
-            NAME, False, f"rows of {wanted} were not recorded in this run (only {audit['model']})"
+    if audit is None or (wanted and wanted.lower() != audit["model"].lower()):
+        message = f"rows of {wanted} were not recorded in this run" + (
+            f" (only {audit['model']})" if audit is not None else ""
         )
+        cause = "its rows were not recorded in this run"
+        problem = Problem(NAME, "model-not-recorded", str(wanted), cause, message)
+        return Verdict.of(NAME, [problem], "", message)
     label = audit["model"]
+    runs, effects, failed = _required_runs(ctx)
+    rows_at = Counter(row["at"] for row in audit["rows"])
+    enq = enqueued_calls(ctx)
+    problems = []
+    for at, started in sorted(runs.items()):
+        if rows_at.get(at, 0) >= len(started):
+            continue
+        for e in started:
+            src = enq.get(e.data["task"], e)
+            what = call_repr(e.data["func"], src.data.get("args"), src.data.get("kwargs"))
+            message = (
+                f"{what} (task {e.data['task'][:8]} attempt {e.data['attempt']}) ran at "
+                f"{ctx.when(at)} and left {rows_at.get(at, 0)} {label} rows"
+            )
+            run = (e.data["task"], e.data["attempt"])
+            cause = _cause(run, effects, failed, label)
+            problems.append(Problem(NAME, "unaudited", e.data["func"], cause, message, at))
+    total = sum(len(v) for v in runs.values())
+    first = problems[0].message if problems else ""
+    return Verdict.of(
+        NAME,
+        problems,
+        f"{total} audited executions, each left a {label} row",
+        f"{len(problems)} unaudited executions; first: {first}",
+    )
+
+
+def _cause(run: Any, effects: set[Any], failed: set[Any], label: str) -> str:
+    """Why the execution had to be audited, which is what tells one omission from another."""
+    if run in effects:
+        return f"an execution with an external effect left no {label} row"
+    if run in failed:
+        return f"a failed execution left no {label} row"
+    return f"an execution left no {label} row"
+
+
+def _required_runs(ctx: RunContext) -> tuple[dict[Any, list[Any]], set[Any], set[Any]]:
+    """The start events of the executions that must be audited, by start instant; and the
+    (task, attempt) runs that had an external effect, and those that failed."""
     opts = ctx.options(NAME)
     funcs, exclude = opts.get("funcs"), set(opts.get("exclude") or [])
     require = set(opts.get("require") or DEFAULT_REQUIRE)
-    rows_at = Counter(row["at"] for row in audit["rows"])
     effects = {
         (entry.task_id, entry.attempt)
         for entry in (ctx.ledger.entries() if ctx.ledger is not None else [])
@@ -78,21 +118,4 @@ def check(ctx: RunContext) -> Verdict:
         ):
             continue
         runs.setdefault(e.at, []).append(e)
-    enq = enqueued_calls(ctx)
-    evidence = []
-    for at, started in sorted(runs.items()):
-        if rows_at.get(at, 0) >= len(started):
-            continue
-        for e in started:
-            src = enq.get(e.data["task"], e)
-            what = call_repr(e.data["func"], src.data.get("args"), src.data.get("kwargs"))
-            evidence.append(
-                f"{what} (task {e.data['task'][:8]} attempt {e.data['attempt']}) ran at "
-                f"{ctx.when(at)} and left {rows_at.get(at, 0)} {label} rows"
-            )
-    total = sum(len(v) for v in runs.values())
-    if not evidence:
-        return Verdict(NAME, True, f"{total} audited executions, each left a {label} row")
-    return Verdict(
-        NAME, False, f"{len(evidence)} unaudited executions; first: {evidence[0]}", limit(evidence)
-    )
+    return runs, effects, failed

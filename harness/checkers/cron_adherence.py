@@ -16,8 +16,23 @@ from typing import Any
 
 from harness.checkers import RunContext
 from harness.checkers.cron import PASS, down, expected_fires, is_wildcard, occurrence
+from harness.checkers.problems import Problem, steady
 
 Gap = tuple[dt.datetime, dt.datetime]
+CHECKER = "schedule-adherence"  # whose problems these are (that module imports this one)
+
+
+def subject(row: dict[str, Any]) -> str:
+    """What a schedule's problems are about: its name, stable across runs (its id is not; an
+    unnamed row is named by its function)."""
+    return row.get("name") or f"unnamed schedule of {row.get('func')}"
+
+
+def found(
+    row: dict[str, Any], rule: str, cause: str, message: str, at: dt.datetime | None = None
+) -> Problem:
+    """A schedule-adherence problem of ``row``."""
+    return Problem(CHECKER, rule, subject(row), cause, message, at)
 
 
 def check_cron(
@@ -27,12 +42,13 @@ def check_cron(
     spec: Any,
     got: list[tuple[dt.datetime, str]],
     tolerance: dt.timedelta,
-) -> tuple[int, list[str]]:
+) -> tuple[int, list[Problem]]:
     """(intended times counted, problems) of one CRON row."""
     try:
         intended = expected_fires(row["cron"], ctx.zone, ctx.start, ctx.end)
     except Exception as exc:  # an invalid expression: the scheduler's error is the finding
-        return 0, [f"{name}: cron {row['cron']!r} cannot be evaluated: {exc}"]
+        message = f"{name}: cron {row['cron']!r} cannot be evaluated: {exc}"
+        return 0, [found(row, "invalid-cron", steady(f"cannot be evaluated: {exc}"), message)]
     fires = sorted(at for at, _ in got)
     grace = PASS + dt.timedelta(seconds=spec.phase)
     gaps: dict[Gap, list[dt.datetime]] = {}
@@ -45,8 +61,14 @@ def check_cron(
             gaps.setdefault(gap, []).append(t)
     storms = _storms(fires)
     problems = [
-        f"{name}: fired {len(run)} times on consecutive scheduler passes, "
-        f"{ctx.when(run[0])} – {ctx.when(run[-1])} (a storm: cron {row['cron']!r})"
+        found(
+            row,
+            "storm",
+            "fired on three or more consecutive scheduler passes",
+            f"{name}: fired {len(run)} times on consecutive scheduler passes, "
+            f"{ctx.when(run[0])} – {ctx.when(run[-1])} (a storm: cron {row['cron']!r})",
+            run[0],
+        )
         for run in storms
     ]
     in_storm = {f for run in storms for f in run}
@@ -54,12 +76,13 @@ def check_cron(
     problems += _stray(name, row, ctx, stray - in_storm, slots, attributed, tolerance)
     for slot, times in sorted(attributed.items()):
         if len(times) > 1 and not set(times) <= in_storm:
-            problems.append(
-                f"{name}: {ctx.when(slot)} fired {len(times)}× at "
-                + ", ".join(ctx.when(t) for t in times)
+            message = f"{name}: {ctx.when(slot)} fired {len(times)}× at " + ", ".join(
+                ctx.when(t) for t in times
             )
+            cause = "an intended time fired more than once"
+            problems.append(found(row, "double-fire", cause, message, times[1]))
     problems += _never_fired(name, row, ctx, slots, attributed, fires, tolerance)
-    problems += _after_downtime(name, ctx, gaps, recovered, tolerance)
+    problems += _after_downtime(name, row, ctx, gaps, recovered, tolerance)
     return len(intended), problems
 
 
@@ -94,22 +117,26 @@ def _stray(
     slots: list[dt.datetime],
     attributed: dict[dt.datetime, list[dt.datetime]],
     tolerance: dt.timedelta,
-) -> list[str]:
+) -> list[Problem]:
     """Fires at no intended time; in a repeated hour, named as the double fire they are."""
     out = []
     for f in sorted(stray):
         twin = _first_occurrence_twin(f, slots, attributed, ctx, tolerance)
         if twin is not None:
-            out.append(
+            message = (
                 f"{name}: {twin.astimezone(ctx.zone):%H:%M} fired twice in the repeated hour, at "
                 f"{ctx.when(attributed[twin][0])} and again at {ctx.when(f)} (a fixed cron "
                 f"entry, {row['cron']!r}, fires once there)"
             )
+            cause = "a fixed cron entry fired in both occurrences of the repeated hour"
+            out.append(found(row, "double-fire", cause, message, f))
         else:
-            out.append(
+            message = (
                 f"{name}: fired at {ctx.when(f)}, which is not one of its times "
                 f"(cron {row['cron']!r} in {ctx.time_zone})"
             )
+            cause = "fired at a time that is not one of its cron times"
+            out.append(found(row, "off-slot", cause, message, f))
     return out
 
 
@@ -121,8 +148,9 @@ def _never_fired(
     attributed: dict[dt.datetime, list[dt.datetime]],
     fires: list[dt.datetime],
     tolerance: dt.timedelta,
-) -> list[str]:
-    """Intended times with no fire; a wildcard entry's in a repeated hour as one line."""
+) -> list[Problem]:
+    """Intended times with no fire; a wildcard entry's in a repeated hour as one problem (the
+    instance is the skipped hour, however many runs it held)."""
     missed = [s for s in slots if s not in attributed and s + tolerance <= ctx.end]
     wildcard = is_wildcard(row["cron"])
     repeated = [s for s in missed if wildcard and occurrence(s, ctx.zone) == 1]
@@ -134,12 +162,20 @@ def _never_fired(
         gap_text = ""
         if before and after:
             gap_text = f", a {int((after[0] - before[-1]).total_seconds() // 60)}-minute gap"
-        out.append(
+        message = (
             f"{name}: skipped the repeated hour: {len(repeated)} runs due {span} never fired "
             f"(a wildcard cron runs in both occurrences{gap_text})"
         )
+        cause = "a wildcard cron did not fire in the second occurrence of the repeated hour"
+        out.append(found(row, "skipped-repeated-hour", cause, message, repeated[0]))
     out += [
-        f"{name}: {ctx.when(s)} never fired (due by {ctx.when(s + tolerance)})"
+        found(
+            row,
+            "missed-slot",
+            "an intended time never fired",
+            f"{name}: {ctx.when(s)} never fired (due by {ctx.when(s + tolerance)})",
+            s,
+        )
         for s in missed
         if s not in repeated
     ]
@@ -148,24 +184,28 @@ def _never_fired(
 
 def _after_downtime(
     name: str,
+    row: dict[str, Any],
     ctx: RunContext,
     gaps: dict[Gap, list[dt.datetime]],
     recovered: dict[Gap, list[dt.datetime]],
     tolerance: dt.timedelta,
-) -> list[str]:
+) -> list[Problem]:
     out = []
     for (a, b), missed in gaps.items():
         runs = recovered.get((a, b), [])
         if len(runs) > 1:
-            out.append(
+            message = (
                 f"{name}: fired {len(runs)}× after the downtime {ctx.when(a)} – {ctx.when(b)}; "
                 "a CRON row fires once for a gap"
             )
+            cause = "a CRON row fired more than once after a downtime (it fires once per gap)"
+            out.append(found(row, "catch-up", cause, message, runs[1]))
         elif not runs and b + tolerance <= ctx.end:
-            out.append(
+            message = (
                 f"{name}: no run after the downtime {ctx.when(a)} – {ctx.when(b)} "
                 f"(first missed time {ctx.when(missed[0])})"
             )
+            out.append(found(row, "no-run-after-downtime", "no run after a downtime", message, b))
     return out
 
 

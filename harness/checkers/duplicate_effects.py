@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, limit
+from harness.checkers import RunContext, Verdict
+from harness.checkers.problems import Problem
 
 NAME = "duplicate-effects"
 DOC = "no external effect happened twice for one business key (fakes' ledger)"
@@ -70,7 +71,7 @@ def check(ctx: RunContext) -> Verdict:
     for entry in ctx.ledger.entries():
         if entry.effect in once and entry.business_key is not None:
             groups[(entry.fake, entry.effect, entry.business_key)].append(entry)
-    evidence = []
+    problems = []
     for (fake, effect, key), entries in sorted(groups.items()):
         if len(entries) < 2:
             continue
@@ -80,11 +81,20 @@ def check(ctx: RunContext) -> Verdict:
             + ")"
             for e in entries
         )
-        evidence.append(f"{fake} {effect} for {key!r} happened {len(entries)}×: {times}")
+        # The subject is the effect, not the business key: an invoice number is data (another
+        # seed, another invoice), so every key charged twice is one more instance of one bug.
+        message = f"{fake} {effect} for {key!r} happened {len(entries)}×: {times}"
+        one_task = len({e.task_id for e in entries}) == 1 and entries[0].task_id is not None
+        how = "by retries of one task" if one_task else "by more than one task"
+        cause = f"happened more than once for one business key, {how}"
+        subject = f"{fake} {effect}"
+        problems.append(Problem(NAME, "duplicate", subject, cause, message, entries[1].at))
     counted = sum(len(v) for v in groups.values())
     blind = _unkeyed_money(ctx.ledger.entries(), once)
-    if not evidence:
-        return Verdict(NAME, True, f"{counted} effects, each once per business key{blind}")
-    return Verdict(
-        NAME, False, f"{len(evidence)} duplicated effects; first: {evidence[0]}", limit(evidence)
+    first = problems[0].message if problems else ""
+    return Verdict.of(
+        NAME,
+        problems,
+        f"{counted} effects, each once per business key{blind}",
+        f"{len(problems)} duplicated effects; first: {first}",
     )

@@ -61,7 +61,8 @@ def _fate(ctx: RunContext, t: Any, served: set[str | None]) -> str | Problem:
         return "done" if t.last_outcome == "ok" else "failed"
     if t.discarded is not None:
         tail = f"discarded by the worker at {ctx.when(t.discarded)}"
-        return Problem(NAME, "discarded", func, "discarded by the worker", f"{label} {tail}")
+        cause = "discarded by the worker"
+        return Problem(NAME, "discarded", func, cause, f"{label} {tail}", t.discarded)
     if t.last is not None and t.last is not event:
         cause = f"vanished after {t.last.kind} (no ack, no broker row)"
         tail = f"vanished after {t.last.kind} at {ctx.when(t.last.at)} (no ack, no broker row)"

@@ -19,8 +19,10 @@ import datetime as dt
 import re
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, limit
+from harness.checkers import RunContext, Verdict
 from harness.checkers.cron import PASS, down
+from harness.checkers.cron_adherence import check_cron, found
+from harness.checkers.problems import Problem
 from harness.record.timeline import format_time
 
 NAME = "schedule-adherence"
@@ -122,7 +124,9 @@ def _period(row: dict[str, Any], ctx: RunContext) -> dt.timedelta | None:
     return _PERIOD.get(kind)
 
 
-def first_run_outside(row: dict[str, Any], ctx: RunContext, tolerance: dt.timedelta) -> str | None:
+def first_run_outside(
+    row: dict[str, Any], ctx: RunContext, tolerance: dt.timedelta
+) -> Problem | None:
     """A first ``next_run`` no schedule created at the start could have: the row was anchored
     by another clock (built in real time by ``post_migrate`` or a data migration, or copied
     from a database of another day). Such a row silently never fires in the window, or fires
@@ -134,19 +138,24 @@ def first_run_outside(row: dict[str, Any], ctx: RunContext, tolerance: dt.timede
     name = row["name"] or f"#{row['id']}"
     start = ctx.start.astimezone(dt.UTC)  # absolute arithmetic: a zone's would move at DST
     latest = start + period + tolerance
+    rule = "first-run-anchored-elsewhere"
     if first > latest:
         fate = "it never fires in this run" if first > ctx.end else "its earlier slots are lost"
-        return (
+        message = (
             f"{name}: first run {ctx.when(first)} is after {ctx.when(latest)}, the latest a "
             f"schedule created at the start ({ctx.when(ctx.start)}) would run: was next_run set "
             f"by another clock (post_migrate or a data migration in real time)? {fate}"
         )
+        cause = "first run later than a schedule created at the start would run"
+        return found(row, rule, cause, message, first)
     if first < start - max(period, dt.timedelta(days=1)):
-        return (
+        message = (
             f"{name}: first run {ctx.when(first)} lies {start - first} before the start "
             f"({ctx.when(ctx.start)}): was next_run set by another clock? it fires at once"
             + (" and catches up slot by slot" if row["schedule_type"] != "C" else "")
         )
+        cause = "first run more than a period before the start"
+        return found(row, rule, cause, message, first)
     return None
 
 
@@ -158,18 +167,22 @@ def check(ctx: RunContext) -> Verdict:
         seconds=1 + max([s.phase for s in ctx.clusters] or [0])
     )
     fired = _fired(ctx)
-    evidence: list[str] = []
+    problems: list[Problem] = []
     total = 0
     for row in ctx.schedules:
         name = row["name"] or f"#{row['id']}"
         if name in ignore or row["repeats"] == 0:
             continue
-        count, problems = _row(name, row, ctx, fired.get(name, []), pins.get(name), tolerance)
+        count, of_row = _row(name, row, ctx, fired.get(name, []), pins.get(name), tolerance)
         total += count
-        evidence.extend(problems)
-    if not evidence:
-        return Verdict(NAME, True, f"{len(ctx.schedules)} schedules, {total} slots, all on time")
-    return Verdict(NAME, False, f"{len(evidence)} problems; first: {evidence[0]}", limit(evidence))
+        problems.extend(of_row)
+    first = problems[0].message if problems else ""
+    return Verdict.of(
+        NAME,
+        problems,
+        f"{len(ctx.schedules)} schedules, {total} slots, all on time",
+        f"{len(problems)} problems; first: {first}",
+    )
 
 
 def _fired(ctx: RunContext) -> dict[str, list[tuple[dt.datetime, str]]]:
@@ -189,36 +202,36 @@ def _row(
     got: list[tuple[dt.datetime, str]],
     pin: str | None,
     tolerance: dt.timedelta,
-) -> tuple[int, list[str]]:
+) -> tuple[int, list[Problem]]:
     """(slots counted, problems) of one schedule row."""
     spec = ctx.cluster_for_queue(row["cluster"])
     if spec is None or not spec.scheduler:
         if got:
             return 0, []
-        return 0, [
-            f"{name}: no simulated cluster runs its scheduler (cluster "
-            f"{row['cluster'] or ctx.default_cluster!r}): nothing fires"
-        ]
+        cluster = row["cluster"] or ctx.default_cluster
+        message = (
+            f"{name}: no simulated cluster runs its scheduler (cluster {cluster!r}): nothing fires"
+        )
+        cause = f"no simulated cluster runs the scheduler of cluster {cluster!r}"
+        return 0, [found(row, "no-scheduler", cause, message)]
     anchored = first_run_outside(row, ctx, tolerance)
     if anchored is not None:
         return 0, [anchored]
     if row["schedule_type"] == "C":
-        from harness.checkers.cron_adherence import check_cron
-
         return check_cron(name, row, ctx, spec, got, tolerance)
     slots = expected_slots(row, ctx, pin)
     problems = _pinned(name, row, ctx, pin)
     by_slot: dict[str, list[dt.datetime]] = {}
     for at, slot in got:
         by_slot.setdefault(slot, []).append(at)
-    problems += _extra_fires(name, ctx, slots, by_slot)
-    gaps, missed = _missed(name, ctx, spec, slots, by_slot, tolerance)
+    problems += _extra_fires(name, row, ctx, slots, by_slot)
+    gaps, missed = _missed(name, row, ctx, spec, slots, by_slot, tolerance)
     problems += missed
-    problems += _after_downtime(name, ctx, spec, gaps, by_slot, tolerance)
+    problems += _after_downtime(name, row, ctx, spec, gaps, by_slot, tolerance)
     return len(slots), problems
 
 
-def _pinned(name: str, row: dict[str, Any], ctx: RunContext, pin: str | None) -> list[str]:
+def _pinned(name: str, row: dict[str, Any], ctx: RunContext, pin: str | None) -> list[Problem]:
     """A DAILY/WEEKLY row whose first run is not at its intended local time."""
     if pin is None or row["schedule_type"] not in ("D", "W"):
         return []
@@ -226,40 +239,50 @@ def _pinned(name: str, row: dict[str, Any], ctx: RunContext, pin: str | None) ->
     pinned = _wall(local.date(), (int(pin[:2]), int(pin[3:]), 0), ctx.zone)
     if row["next_run"] == pinned:
         return []
-    return [
+    message = (
         f"{name}: first run set for {ctx.when(row['next_run'])}, "
         f"not at {pin} {ctx.time_zone} (anchored when setup ran?)"
-    ]
+    )
+    cause = f"first run not at its pinned local time {pin}"
+    return [found(row, "off-pinned-time", cause, message, row["next_run"])]
 
 
 def _extra_fires(
-    name: str, ctx: RunContext, slots: list[dt.datetime], by_slot: dict[str, list[dt.datetime]]
-) -> list[str]:
+    name: str,
+    row: dict[str, Any],
+    ctx: RunContext,
+    slots: list[dt.datetime],
+    by_slot: dict[str, list[dt.datetime]],
+) -> list[Problem]:
     """A slot fired more than once, or a fire for a slot that is not one of the row's."""
     out = []
     expected_keys = {format_time(s) for s in slots}
     for slot_key, times in sorted(by_slot.items()):
         if len(times) > 1:
-            out.append(
-                f"{name}: slot {ctx.when(slot_key)} fired {len(times)}× at "
-                + ", ".join(ctx.when(t) for t in times)
+            message = f"{name}: slot {ctx.when(slot_key)} fired {len(times)}× at " + ", ".join(
+                ctx.when(t) for t in times
             )
+            cause = "a slot fired more than once"
+            out.append(found(row, "double-fire", cause, message, times[1]))
         if slot_key not in expected_keys:
-            out.append(
+            message = (
                 f"{name}: fired at {ctx.when(times[0])} for slot {ctx.when(slot_key)}, "
                 "which is not one of its wall-clock slots"
             )
+            cause = "fired for a slot that is not one of its wall-clock slots"
+            out.append(found(row, "off-slot", cause, message, times[0]))
     return out
 
 
 def _missed(
     name: str,
+    row: dict[str, Any],
     ctx: RunContext,
     spec: Any,
     slots: list[dt.datetime],
     by_slot: dict[str, list[dt.datetime]],
     tolerance: dt.timedelta,
-) -> tuple[dict[tuple[dt.datetime, dt.datetime], list[dt.datetime]], list[str]]:
+) -> tuple[dict[tuple[dt.datetime, dt.datetime], list[dt.datetime]], list[Problem]]:
     """Slots that never fired or fired late (outside downtimes), and the slots per downtime."""
     out = []
     in_gap: dict[tuple[dt.datetime, dt.datetime], list[dt.datetime]] = {}
@@ -272,44 +295,54 @@ def _missed(
         if slot + tolerance > ctx.end:
             continue  # its pass may lie beyond the end of the run
         if key not in by_slot:
-            out.append(
+            message = (
                 f"{name}: slot {ctx.when(slot)} never fired (due by {ctx.when(slot + tolerance)})"
             )
+            out.append(found(row, "missed-slot", "a slot never fired", message, slot))
             continue
         late = by_slot[key][0]
         if late > slot + tolerance and down(spec, late - tolerance) is None:
-            out.append(f"{name}: slot {ctx.when(slot)} fired late, at {ctx.when(late)}")
+            message = f"{name}: slot {ctx.when(slot)} fired late, at {ctx.when(late)}"
+            cause = "a slot fired later than the tolerance allows"
+            out.append(found(row, "late", cause, message, slot))
     return in_gap, out
 
 
 def _after_downtime(
     name: str,
+    row: dict[str, Any],
     ctx: RunContext,
     spec: Any,
     gaps: dict[tuple[dt.datetime, dt.datetime], list[dt.datetime]],
     by_slot: dict[str, list[dt.datetime]],
     tolerance: dt.timedelta,
-) -> list[str]:
+) -> list[Problem]:
     """catch_up on: every missed slot once afterwards; off: one run for the whole gap."""
     out = []
     for (a, b), missed in gaps.items():
         keys = [format_time(s) for s in missed]
         if spec.catch_up:
-            for k in keys:
+            for slot, k in zip(missed, keys, strict=True):
                 if k not in by_slot and b + PASS * (len(keys) + 1) <= ctx.end:
-                    out.append(
+                    message = (
                         f"{name}: slot {ctx.when(k)} missed while the cluster was down "
                         f"({ctx.when(a)} – {ctx.when(b)}) and never caught up (catch_up on)"
                     )
+                    cause = "a slot missed during a downtime was never caught up (catch_up on)"
+                    out.append(found(row, "catch-up", cause, message, slot))
             continue
-        for k in [k for k in keys if k in by_slot and k != keys[0]]:
-            out.append(
-                f"{name}: slot {ctx.when(k)} fired after the downtime although "
-                "catch_up is off (only one run per gap)"
-            )
+        for k in keys[1:]:
+            if k in by_slot:
+                message = (
+                    f"{name}: slot {ctx.when(k)} fired after the downtime although "
+                    "catch_up is off (only one run per gap)"
+                )
+                cause = "a missed slot fired after a downtime although catch_up is off"
+                out.append(found(row, "catch-up", cause, message, by_slot[k][0]))
         if keys[0] not in by_slot and b + tolerance <= ctx.end:
-            out.append(
+            message = (
                 f"{name}: no run after the downtime {ctx.when(a)} – {ctx.when(b)} "
                 f"(first missed slot {ctx.when(keys[0])})"
             )
+            out.append(found(row, "no-run-after-downtime", "no run after a downtime", message, b))
     return out

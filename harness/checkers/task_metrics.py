@@ -23,7 +23,8 @@ import datetime as dt
 import fnmatch
 from typing import Any
 
-from harness.checkers import RunContext, Verdict, limit
+from harness.checkers import RunContext, Verdict
+from harness.checkers.problems import Problem
 from harness.record.metrics import Metrics, by_function, matching
 
 NAME = "task-metrics"
@@ -65,7 +66,7 @@ def check(ctx: RunContext) -> Verdict:
     rules = ctx.options(NAME).get("rules") or {}
     if not rules:
         return Verdict(NAME, True, _summary(by_function(ctx.history, ctx.end)))
-    evidence: list[str] = []
+    problems: list[Problem] = []
     held: list[str] = []
     for pattern, rule in rules.items():
         groups = matching(ctx.history, ctx.end, pattern, per_group=rule["per"] == "group")
@@ -75,38 +76,50 @@ def check(ctx: RunContext) -> Verdict:
             if not any(fnmatch.fnmatchcase(str(g), ig) for ig in rule["ignore_groups"])
         }
         if not groups:
-            evidence.append(f"{pattern}: no task matched (check the glob and the groups)")
+            message = f"{pattern}: no task matched (check the glob and the groups)"
+            cause = "no task matched the glob (and its groups)"
+            problems.append(Problem(NAME, "rule-matches-nothing", pattern, cause, message))
             continue
-        before = len(evidence)
+        before = len(problems)
         for group, metrics in sorted(groups.items(), key=lambda kv: str(kv[0])):
-            label = pattern if group is None else f"{pattern}, group {group}"
-            evidence.extend(_violations(label, metrics, rule))
-        if len(evidence) == before:
+            problems.extend(_violations(pattern, group, metrics, rule))
+        if len(problems) == before:
             held.append(_held(pattern, groups, rule))
-    if evidence:
-        return Verdict(
-            NAME, False, f"{len(evidence)} bounds missed; first: {evidence[0]}", limit(evidence)
-        )
-    return Verdict(NAME, True, "; ".join(held))
+    first = problems[0].message if problems else ""
+    return Verdict.of(
+        NAME, problems, "; ".join(held), f"{len(problems)} bounds missed; first: {first}"
+    )
 
 
-def _violations(label: str, m: Metrics, rule: dict[str, Any]) -> list[str]:
+def _violations(pattern: str, group: str | None, m: Metrics, rule: dict[str, Any]) -> list[Problem]:
+    """The bounds ``m`` misses. The subject is the rule's glob, which the project wrote; a group
+    (a tenant) is data that changes with the seed and the setup, so it is in the message and
+    the cause only says the bound is per group."""
+    label = pattern if group is None else f"{pattern}, group {group}"
+    each = "" if group is None else " in a group"
     out = []
+
+    def missed(key: str, what: str, message: str) -> None:
+        out.append(Problem(NAME, key.replace("_", "-"), pattern, what + each, message))
+
     for key, p in _WAITS.items():
         bound, value = rule.get(key), m.wait(p)
         if bound is not None and value is not None and value > bound.total_seconds():
             extra = f", {m.still_waiting} still waiting at the end" if m.still_waiting else ""
-            out.append(f"{label}: {key} {_secs(value)} > {_secs(bound)} ({m.tasks} tasks{extra})")
+            text = f"{label}: {key} {_secs(value)} > {_secs(bound)} ({m.tasks} tasks{extra})"
+            missed(key, f"{key} over {_secs(bound)}", text)
     for key, p in _DURATIONS.items():
         bound, value = rule.get(key), m.duration(p)
         if bound is not None and value is not None and value > bound.total_seconds():
-            out.append(f"{label}: {key} {_secs(value)} > {_secs(bound)} ({m.runs} runs)")
+            text = f"{label}: {key} {_secs(value)} > {_secs(bound)} ({m.runs} runs)"
+            missed(key, f"{key} over {_secs(bound)}", text)
     rate = rule.get("max_failure_rate")
     if rate is not None and m.failure_rate > rate:
-        out.append(
+        text = (
             f"{label}: failure rate {m.failure_rate:.0%} > {rate:.0%} "
             f"({m.failures} of {m.runs} runs)"
         )
+        missed("max_failure_rate", f"failure rate over {rate:.0%}", text)
     return out
 
 

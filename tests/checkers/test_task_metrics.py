@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from harness.checkers import RunContext
+from harness.checkers import RunContext, Verdict
 from harness.checkers.task_metrics import check, options
 from harness.record.metrics import percentile
 from harness.record.run import RunRecord, ScenarioFacts, Snapshot
@@ -33,14 +33,18 @@ def _task(tl: Timeline, tid: str, func: str, enq: int, start: int | None, run: i
                cluster="q", outcome=outcome if last else "failed")  # fmt: skip
 
 
-def _judge(tl: Timeline, table: dict) -> tuple[bool, str, list[str]]:
+def _verdict(tl: Timeline, table: dict) -> Verdict:
     facts = ScenarioFacts("t", "<test>", "UTC", START, END - START, seed=0)
     record = RunRecord(
         scenario=facts, seed=0, end=END, timeline=tl, clusters=[ClusterSpec(name="q")],
         default_cluster="q", snapshot=Snapshot(),
     )  # fmt: skip
     opts = options(OptionsReader("<test>", table, "expect.task-metrics"))
-    verdict = check(RunContext(record, {"task-metrics": opts}))
+    return check(RunContext(record, {"task-metrics": opts}))
+
+
+def _judge(tl: Timeline, table: dict) -> tuple[bool, str, list[str]]:
+    verdict = _verdict(tl, table)
     return verdict.ok, verdict.message, verdict.evidence
 
 
@@ -81,6 +85,17 @@ def test_per_group_bounds_each_tenant_and_ignores_the_named_ones():
     assert not ok and evidence == [
         "apps.prov.*, group customer-3: max_wait 5.0 min > 3.0 min (1 tasks)"
     ]
+    problems = _verdict(tl, {"apps.prov.*": {**rule, "ignore_groups": []}}).problems
+    assert [p.message.split(":")[0] for p in problems] == [
+        "apps.prov.*, group customer-1",
+        "apps.prov.*, group customer-3",
+    ]
+    # A tenant is data (its id changes with the setup): two groups over the bound are two
+    # instances of one problem about the rule as written.
+    assert {(p.rule, p.subject, p.cause) for p in problems} == {
+        ("max-wait", "apps.prov.*", "max_wait over 3.0 min in a group")
+    }
+    assert len({p.fingerprint for p in problems}) == 1
     _task(tl, "o3", "apps.prov.create", enq=900, start=910, group="customer-3")
     ok, message, _ = _judge(tl, {"apps.prov.*": {**rule, "max_wait": "6m"}})
     assert ok and "(worst: group customer-3 of 2)" in message
@@ -94,6 +109,11 @@ def test_duration_and_failure_rate_bounds_count_runs_and_retries():
     assert not ok
     assert "apps.x.*: max_duration 40.0 s > 30.0 s (4 runs)" in evidence
     assert "apps.x.*: failure rate 50% > 30% (2 of 4 runs)" in evidence
+    problems = _verdict(tl, {"apps.x.*": {"max_failure_rate": 0.3, "max_duration": "30s"}}).problems
+    assert [(p.rule, p.subject, p.cause) for p in problems] == [
+        ("max-duration", "apps.x.*", "max_duration over 30.0 s"),
+        ("max-failure-rate", "apps.x.*", "failure rate over 30%"),
+    ]
 
 
 def test_without_rules_it_reports_the_worst_p95_wait_and_holds():
@@ -111,6 +131,8 @@ def test_a_rule_matching_nothing_fails():
     assert not ok and evidence == [
         "apps.billing.*: no task matched (check the glob and the groups)"
     ]
+    (problem,) = _verdict(tl, {"apps.billing.*": {"max_wait": "1m"}}).problems
+    assert (problem.rule, problem.subject) == ("rule-matches-nothing", "apps.billing.*")
 
 
 @pytest.mark.parametrize(

@@ -191,3 +191,16 @@ def call_out(n: int) -> dict[str, Any]:
 
 def enqueue_call_out(n: int) -> str:
     return async_task(f"{HERE}.call_out", n)
+
+
+# -- quiet-failures: a task that catches its error, logs it and reports it in its result ---------
+def quiet_failure(n: int) -> dict[str, Any]:
+    try:
+        raise ConnectionError(f"registrar timed out for order {n}")
+    except ConnectionError as exc:
+        logger.error("order %s not booked: %s", n, exc)
+        return {"success": False, "error": str(exc)}
+
+
+def enqueue_quiet_failure(n: int) -> str:
+    return async_task(f"{HERE}.quiet_failure", n)
