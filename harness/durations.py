@@ -17,10 +17,31 @@ _DURATION = re.compile(
     r"(?:(?P<s>\d+(?:\.\d+)?)\s*s)?\s*(?:(?P<ms>\d+(?:\.\d+)?)\s*ms)?\s*$"
 )
 EXAMPLES = "'30d', '2h30m', '90s', '1.5s' or '250ms'"
+MAX = timedelta(days=36_500)
+"""The longest duration the grammar accepts (100 years): anything a run can mean, and no
+arithmetic on it can leave Python's datetime range (a start before 9900 is required)."""
 
 
 def parse_duration(value: Any) -> timedelta | None:
-    """A duration from text or a number of seconds; ``None`` when it is not one."""
+    """A duration from text or a number of seconds; ``None`` when it is not one (or is longer
+    than :data:`MAX`: :func:`too_long` tells which)."""
+    try:
+        found = _parse(value)
+    except (OverflowError, ValueError):
+        return None
+    return found if found is not None and found <= MAX else None
+
+
+def too_long(value: Any) -> bool:
+    """``value`` is written as a duration but is longer than :data:`MAX`."""
+    try:
+        found = _parse(value)
+    except (OverflowError, ValueError):
+        return True  # well formed (the pattern matched) but beyond any timedelta
+    return found is not None and found > MAX
+
+
+def _parse(value: Any) -> timedelta | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):

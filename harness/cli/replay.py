@@ -50,6 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--baseline", default=None, help="known problems (harness baseline): fail only on new ones"
     )
     replay.add_argument(
+        "--max-arrivals",
+        type=int,
+        default=None,
+        help="refuse a load of more arrivals than this (default 1,000,000; HARNESS_MAX_ARRIVALS)",
+    )
+    replay.add_argument(
         "--bisect-exit",
         action="store_true",
         help="exit codes for git bisect run: 0 good, 1 bad, 125 when the replay cannot run here",
@@ -101,6 +107,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 progress=lambda now, a, b: progress(now, a, b, scenario.zone),
                 faithful=args.faithful,
                 baseline=args.baseline,
+                max_arrivals=args.max_arrivals,
             )
     except RunInterrupted as exc:
         write_outputs(exc.result, args.json_out, args.timeline, args.report)

@@ -225,6 +225,8 @@ def parse_time(value: Any, where: str) -> TimeSpec:
         )
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise FaultPlanError(f"fault plan: {where}: {value!s} has no UTC offset")
+    if not 1970 < dt.year < 9900:  # offsets from it stay datetimes (durations are ≤ 100 years)
+        raise FaultPlanError(f"fault plan: {where}: {value!s} is outside 1971–9899")
     return TimeSpec(absolute=dt)
 
 

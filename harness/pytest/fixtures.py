@@ -62,5 +62,12 @@ def run_scenario(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def scenario(request: pytest.FixtureRequest, run_scenario: Any) -> Any:
     """The result of the scenario named by ``@pytest.mark.scenario(...)``."""
+    from harness.errors import HarnessError, UserCodeError
+
     ref, options = scenario_args(request.node)
-    return run_scenario(ref, **options)
+    try:
+        return run_scenario(ref, **options)
+    except UserCodeError:
+        raise  # the project's own code crashed: not a usage error
+    except HarnessError as exc:  # the marker's scenario, until or baseline: a usage error
+        raise pytest.UsageError(f"@pytest.mark.scenario: {exc}") from None

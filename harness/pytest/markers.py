@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,13 +54,56 @@ def qsim_kwargs(node: Any) -> dict[str, Any]:
         raise pytest.UsageError(
             f"@pytest.mark.qsim: unknown option {unknown[0]!r}; accepted: {', '.join(accepted)}"
         )
-    start = options.get("start") or DEFAULT_START
-    if isinstance(start, str):
-        start = datetime.fromisoformat(start)
-    if start.tzinfo is None:
-        raise pytest.UsageError(f"@pytest.mark.qsim: start {start} has no UTC offset")
-    options["start"] = start
+    types = _qsim_types()
+    for name, value in options.items():
+        rule = types.get(name)
+        if rule is not None and value is not None and not rule[0](value):
+            raise pytest.UsageError(f"@pytest.mark.qsim: {name}={value!r}: expected {rule[1]}")
+    options["start"] = _start(options.get("start") or DEFAULT_START)
     return options
+
+
+def _start(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise pytest.UsageError(
+                f"@pytest.mark.qsim: start={value!r}: not an ISO-8601 time like "
+                "'2026-03-28T22:00:00+00:00'"
+            ) from None
+    if value.tzinfo is None:
+        raise pytest.UsageError(f"@pytest.mark.qsim: start {value} has no UTC offset")
+    return value
+
+
+def _all(kind: Any) -> Any:
+    return lambda v: isinstance(v, list | tuple) and all(isinstance(x, kind) for x in v)
+
+
+def _qsim_types() -> dict[str, tuple[Any, str]]:
+    """What each ``qsim`` option must be: a check and how to say it (values, not names)."""
+    from harness.sim.clock import ENGINES
+    from harness.sim.cluster import ClusterSpec, Durations
+    from harness.sim.runaway import Budget
+
+    number = lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0  # noqa: E731
+    flag = (lambda v: isinstance(v, bool), "True or False")
+    return {
+        "start": (lambda v: isinstance(v, str | datetime), "an aware datetime or an ISO string"),
+        "clusters": (_all(ClusterSpec), "a list of harness.ClusterSpec"),
+        "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+        "durations": (lambda v: isinstance(v, Durations), "a harness.Durations"),
+        "engine": (lambda v: v in ENGINES, f"one of {', '.join(ENGINES)}"),
+        "broker": (lambda v: v in ("orm", "redis"), "'orm' or 'redis'"),
+        "watchdog_seconds": (number, "a number of seconds above 0"),
+        "runaway": (lambda v: isinstance(v, Budget), "a harness.sim.runaway.Budget"),
+        "lock_helpers": (_all(str), "a list of dotted paths"),
+        "django_q_log_level": (lambda v: isinstance(v, int | str), "a logging level"),
+        **dict.fromkeys(
+            ("raise_task_errors", "strict", "colocate", "network_guard", "faithful"), flag
+        ),
+    }
 
 
 def scenario_args(node: Any) -> tuple[Any, dict[str, Any]]:
@@ -73,4 +117,9 @@ def scenario_args(node: Any) -> tuple[Any, dict[str, Any]]:
             f"@pytest.mark.scenario: unknown option {unknown[0]!r}; accepted: "
             f"{', '.join(SCENARIO_OPTIONS)}"
         )
+    kinds = {"seed": (int,), "until": (str, datetime), "baseline": (str, Path)}
+    for name, value in marker.kwargs.items():
+        if value is not None and (not isinstance(value, kinds[name]) or isinstance(value, bool)):
+            expected = " or ".join(k.__name__ for k in kinds[name])
+            raise pytest.UsageError(f"@pytest.mark.scenario: {name}={value!r}: expected {expected}")
     return marker.args[0], dict(marker.kwargs)

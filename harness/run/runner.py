@@ -118,12 +118,15 @@ def run(
     ref: str | None = None,
     faithful: bool = False,
     baseline: str | Path | None = None,
+    max_arrivals: int | None = None,
 ) -> RunResult:
     """Replay ``scenario`` on a fresh database and judge it (``faithful``: no accelerations,
     django-q2's own code everywhere — the same timeline, slower; ``baseline``: a file of known
-    problems, else the scenario's own ``baseline``)."""
+    problems, else the scenario's own ``baseline``; ``max_arrivals``: the load's ceiling)."""
     from harness.checkers.baseline import Baseline
+    from harness.scenario.arrivals import check_ceiling
 
+    check_ceiling(scenario, arrival_ceiling(max_arrivals))  # before any database is made
     chosen = baseline or scenario.baseline
     known = Baseline.read(chosen) if chosen else None  # read before anything runs
     module = ensure_django(settings, scenario, database)
@@ -143,6 +146,7 @@ def run(
                 progress=progress,
                 faithful=faithful,
                 baseline=known,
+                max_arrivals=max_arrivals,
             )
     except RunInterrupted as exc:  # the partial result still gets its reproduce line
         partial: RunResult = exc.result  # type: ignore[assignment]
@@ -150,6 +154,24 @@ def run(
         raise
     result.command = command(result.seed)
     return result
+
+
+def arrival_ceiling(given: int | None = None) -> int:
+    """The ceiling of load arrivals: ``given``, else ``HARNESS_MAX_ARRIVALS``, else 1,000,000."""
+    import os
+
+    from harness.scenario.arrivals import MAX_ARRIVALS
+
+    if given is not None:
+        if given < 1:
+            raise HarnessError(f"--max-arrivals {given}: expected a whole number, 1 or more")
+        return given
+    raw = os.environ.get("HARNESS_MAX_ARRIVALS", "").strip()
+    if not raw:
+        return MAX_ARRIVALS
+    if not raw.isdigit() or int(raw) < 1:
+        raise HarnessError(f"HARNESS_MAX_ARRIVALS={raw!r}: expected a whole number, 1 or more")
+    return int(raw)
 
 
 def replay_here(
@@ -160,6 +182,7 @@ def replay_here(
     progress: Progress | None = None,
     faithful: bool = False,
     baseline: Any = None,
+    max_arrivals: int | None = None,
 ) -> RunResult:
     """Replay ``scenario`` on the database Django is connected to now, and judge it
     (``baseline``: a :class:`~harness.checkers.baseline.Baseline` of known problems).
@@ -170,7 +193,9 @@ def replay_here(
     (:func:`ensure_django`).
     """
     from harness.run.judge import judge_record
+    from harness.scenario.arrivals import check_ceiling
 
+    check_ceiling(scenario, arrival_ceiling(max_arrivals))
     resolved = resolve_paths(scenario)
     seed = scenario.seed if seed is None else seed
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
@@ -363,11 +388,21 @@ def _cluster_specs(scenario: Scenario) -> list[Any]:
         own = {k: v for k, v in (alt.get(named["name"]) or {}).items() if k in fields}
         tables.append((f"clusters[{i}]", {**own, **named}))
     specs = []
+    names: dict[str | None, str] = {}
     for where, values in tables:
         try:
-            specs.append(ClusterSpec.from_conf(**values))
+            spec = ClusterSpec.from_conf(**values)
         except TypeError as exc:
             raise ScenarioError(scenario.source, where, str(exc)) from None
+        if spec.name in names:  # two clusters serving one queue under one name
+            raise ScenarioError(
+                scenario.source,
+                f"{where}.name",
+                f"{spec.name!r} is already the name of {names[spec.name]} (the project's own "
+                "cluster is named by Q_CLUSTER's name): each cluster needs a name of its own",
+            )
+        names[spec.name] = "[cluster]" if where == "cluster" else where
+        specs.append(spec)
     return specs
 
 

@@ -408,14 +408,21 @@ def parse_until(
 
     A naive time is read in the scenario's zone; the result is always aware and after the
     start (the CLI and the pytest plugin share this one reading)."""
+    from harness.durations import too_long
+    from harness.scenario.reader import EARLIEST, LATEST
+
     if text is None:
         return None
     if isinstance(text, dt.datetime):
         when = text
+    elif not isinstance(text, str):
+        raise ScenarioError(scenario.source, where, f"expected a time or an offset, got {text!r}")
     else:
         offset = parse_duration(text)
         if offset is not None and not text.strip().replace(".", "").isdigit():
             return scenario.start + offset
+        if too_long(text):
+            raise ScenarioError(scenario.source, where, f"{text!r} is longer than 100 years")
         try:
             when = dt.datetime.fromisoformat(text)
         except ValueError:
@@ -426,6 +433,10 @@ def parse_until(
             ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=scenario.zone)
+    if not EARLIEST.year < when.year < LATEST.year:  # before astimezone, which can overflow
+        raise ScenarioError(
+            scenario.source, where, f"{text} is outside {EARLIEST.year + 1}–{LATEST.year - 1}"
+        )
     if when <= scenario.start:
         raise ScenarioError(
             scenario.source, where, f"{text} is not after the scenario start {scenario.start}"

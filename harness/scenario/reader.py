@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
-from harness.durations import EXAMPLES, parse_duration
+from harness.durations import EXAMPLES, parse_duration, too_long
 from harness.scenario.model import ScenarioError
 
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
@@ -68,6 +68,8 @@ class OptionsReader:
         if raw is None:
             return default
         value = parse_duration(raw)
+        if value is None and too_long(raw):
+            self.fail(f"{_show(raw)} is longer than 100 years", key)
         if value is None:
             self.fail(f"{_show(raw)} is not a duration like {EXAMPLES}", key)
         return value
@@ -80,6 +82,11 @@ class OptionsReader:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
             self.fail("unknown key", unknown[0])
+
+
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9900, 1, 1, tzinfo=dt.UTC)
+"""Instants a scenario may name: every offset (at most 100 years) from them stays a datetime."""
 
 
 def _instant(r: OptionsReader, key: str, raw: Any, zone: str | None) -> dt.datetime:
@@ -98,6 +105,8 @@ def _instant(r: OptionsReader, key: str, raw: Any, zone: str | None) -> dt.datet
         if zone is None:
             r.fail(f"{raw} has no UTC offset and the scenario names no time_zone", key)
         value = value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    if not EARLIEST.year < value.year < LATEST.year:  # checked before any zone arithmetic
+        r.fail(f"{raw} is outside {EARLIEST.year + 1}–{LATEST.year - 1}", key)
     return value
 
 
@@ -105,6 +114,8 @@ def _offset_or_instant(r: OptionsReader, key: str, raw: Any, zone: str | None) -
     rel = parse_duration(raw) if isinstance(raw, str) else None
     if rel is not None:
         return rel
+    if isinstance(raw, str) and too_long(raw):
+        r.fail(f"{_show(raw)} is longer than 100 years", key)
     return _instant(r, key, raw, zone)
 
 

@@ -67,3 +67,13 @@ def provision(n: int, password: str) -> str:
 
 def failing_setup(password: str) -> None:
     raise ConnectionError(f"could not log in to vm1 as admin with password {password}")
+
+
+def exits_in_setup() -> None:
+    import sys
+
+    sys.exit(1)
+
+
+def crashes_in_setup() -> None:
+    raise RuntimeError("the seed data refers to a plan that no longer exists")
