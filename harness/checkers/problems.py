@@ -146,8 +146,9 @@ def describe_root(root: Root, when: Any) -> str:
     span = ""
     if root.first is not None:
         first, last = when(root.first), when(root.last)
-        if first[:11] == last[:11]:  # the same day: "2026-10-25 03:00 EET – 03:50 EET"
-            last = last[11:]
-        span = f", {first}" if first == last else f", {first} – {last}"
+        if first == last:
+            span = f", {first}"
+        else:  # the same day: "2026-10-25 03:00 EET – 03:50 EET"
+            span = f", {first} – {last[11:] if first[:11] == last[:11] else last}"
     times = "once" if n == 1 else f"{n} times"
     return f"{root.checker} · {root.rule}: {root.cause} — {what}, {times}{span}"

@@ -228,7 +228,40 @@ def _row(
     gaps, missed = _missed(name, row, ctx, spec, slots, by_slot, tolerance)
     problems += missed
     problems += _after_downtime(name, row, ctx, spec, gaps, by_slot, tolerance)
-    return len(slots), problems
+    return len(slots), _shifted(name, row, ctx, problems)
+
+
+def _shifted(
+    name: str, row: dict[str, Any], ctx: RunContext, found_: list[Problem]
+) -> list[Problem]:
+    """One cause, one problem: a row whose every missed slot has a fire off its slots at the
+    same local distance (a DAILY row anchored when setup ran, not at its time) is *shifted* —
+    not N missed slots, N fires off-slot and a first run off its pinned time."""
+    missed = sorted((p for p in found_ if p.rule == "missed-slot"), key=lambda p: p.at)
+    off = sorted((p for p in found_ if p.rule == "off-slot"), key=lambda p: p.at)
+    if not missed or len(missed) != len(off):
+        return found_
+    local = [
+        (
+            o.at.astimezone(ctx.zone).replace(tzinfo=None),
+            m.at.astimezone(ctx.zone).replace(tzinfo=None),
+        )
+        for m, o in zip(missed, off, strict=True)
+    ]
+    deltas = {fire - slot for fire, slot in local}
+    if len(deltas) != 1:
+        return found_
+    delta = dt.timedelta(minutes=round(deltas.pop() / dt.timedelta(minutes=1)))  # the 30 s grid
+    fire, slot = local[0]
+    how = f"{abs(delta)} {'early' if delta < dt.timedelta() else 'late'}"
+    cause = f"runs at {fire:%H:%M} local time instead of {slot:%H:%M} ({how})"
+    message = (
+        f"{name}: runs at {fire:%H:%M} instead of its {slot:%H:%M} slots, {how}: {len(missed)} "
+        f"runs from {ctx.when(off[0].at)} (slot {ctx.when(missed[0].at)} never fired; anchored "
+        "when setup ran, or moved by a DST change?)"
+    )
+    kept = [p for p in found_ if p.rule not in ("missed-slot", "off-slot", "off-pinned-time")]
+    return [found(row, "shifted", cause, message, off[0].at), *kept]
 
 
 def _pinned(name: str, row: dict[str, Any], ctx: RunContext, pin: str | None) -> list[Problem]:

@@ -102,7 +102,10 @@ def test_spring_forward_exposes_a_0330_daily_drift_and_the_platform_holds(run_sc
     assert failed == {"schedule-adherence"}
     v = result.verdict("schedule-adherence")
     assert "fixture-daily-0330" in v.message
-    assert any("2026-03-30 03:30:00 EEST never fired" in e for e in v.evidence)
+    # one cause, one problem: from the day after the change it runs at 04:30, not 03:30
+    assert [(p.rule, p.subject) for p in v.problems] == [("shifted", "fixture-daily-0330")]
+    assert v.problems[0].cause == "runs at 04:30 local time instead of 03:30 (1:00:00 late)"
+    assert "slot 2026-03-30 03:30:00 EEST never fired" in v.problems[0].message
     platform = (
         "billing-daily-invoices",
         "customers-inactive-cleanup",
