@@ -71,3 +71,15 @@ def redis_url() -> Iterator[str]:
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+@pytest.fixture
+def admin():
+    """An autocommit admin connection to the test server's ``postgres`` database."""
+    from django.db import connection
+
+    from harness.infra import freshdb
+
+    conn = freshdb._admin(dict(connection.settings_dict))
+    yield conn
+    conn.close()

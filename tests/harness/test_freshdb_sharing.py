@@ -8,19 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from harness.infra import freshdb, templates
 from tests.harness.freshdb_support import Holder, make_project, run_once
 
 pytestmark = pytest.mark.dbpath
-
-
-@pytest.fixture
-def admin():
-    conn = freshdb._admin(dict(connection.settings_dict))
-    yield conn
-    conn.close()
 
 
 @pytest.fixture

@@ -7,19 +7,12 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from harness.infra import freshdb, templates
+from harness.infra import templates
 from tests.harness.freshdb_support import add_migrations, make_project, run_once
 
 pytestmark = pytest.mark.dbpath
 
 APPS = ["django.contrib.contenttypes", "shop"]
-
-
-@pytest.fixture
-def admin():
-    conn = freshdb._admin(dict(connection.settings_dict))
-    yield conn
-    conn.close()
 
 
 @pytest.fixture

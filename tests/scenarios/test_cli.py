@@ -7,21 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-
 pytestmark = pytest.mark.dbpath
 HERE = Path(__file__).parent
-
-
-@pytest.fixture
-def cli(django_db_blocker, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        with django_db_blocker.unblock():
-            code = main([*argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_replay_writes_json_timeline_and_report(cli, tmp_path):

@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import pytest
 
-from harness.cli import main
 from harness.distributions import QUANTILES, Distribution, format_file, read_file
 
 pytestmark = pytest.mark.dbpath
@@ -23,17 +22,6 @@ FUNC = "apps.provisioning.virtualmin_tasks.provision_virtualmin_account"
 OTHER = "apps.billing.tasks.send_invoice_reminders"
 SECONDS = [20.0 + i for i in range(61)]  # what FUNC's single attempts took: 20 s … 80 s
 T0 = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def cli(django_db_blocker, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        with django_db_blocker.unblock():
-            code = main([*argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def _task(n: int, func: str, seconds: float, attempts: int = 1, success: bool = True):

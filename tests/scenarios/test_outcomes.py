@@ -20,24 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
 from harness.scenario import read
 
 pytestmark = pytest.mark.dbpath
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 HARNESS = Path(sys.executable).parent / "harness"
-
-
-@pytest.fixture
-def cli(django_db_blocker, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        with django_db_blocker.unblock():
-            code = main([*argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_raising_arrivals_fail_the_run_and_warnings_are_named(cli, tmp_path) -> None:

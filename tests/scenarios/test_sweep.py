@@ -9,23 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
 from harness.errors import HarnessError
 from harness.run.parallel import parse_seeds
 
 pytestmark = pytest.mark.dbpath
 HERE = Path(__file__).parent
-
-
-@pytest.fixture
-def cli(django_db_blocker, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        with django_db_blocker.unblock():
-            code = main([*argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_seeds_are_ranges_and_lists_in_order_without_repeats():
