@@ -35,6 +35,7 @@ _MODULES = (
     "secrets",
     "audit",
     "driver_findings",
+    "activity",
 )
 
 

@@ -88,6 +88,7 @@ class Snapshot:
     secrets: list[str] = field(default_factory=list)  # labels of the secrets looked for
     audit: dict[str, Any] | None = None  # {"model", "time_field", "rows": [{at, text}]}
     signatures: dict[str, Any] = field(default_factory=dict)  # func → parameters or error
+    task_functions: list[str] = field(default_factory=list)  # public functions of tasks modules
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(
@@ -99,6 +100,7 @@ class Snapshot:
                 "secrets": self.secrets,
                 "audit": self.audit,
                 "signatures": self.signatures,
+                "task_functions": self.task_functions,
             }
         )
 
@@ -123,6 +125,7 @@ class Snapshot:
             secrets=data.get("secrets", []),
             audit=audit,
             signatures=data.get("signatures", {}),
+            task_functions=data.get("task_functions", []),
         )
 
 

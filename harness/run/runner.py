@@ -332,6 +332,9 @@ def _record(
             audit_options=scenario.expect.get("audit", {}),
             start=scenario.start,
             funcs=funcs,
+            task_functions=snapshot.task_functions(
+                [scenario.project_root or Path.cwd(), *scenario.paths]
+            ),
         ),
         stopped=sim.stopped,
         interrupted=sim.interrupted,
