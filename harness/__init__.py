@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "ClusterSpec": "harness.sim.cluster",
     "DatabaseUnavailable": "harness.infra.database",
+    "Problem": "harness.checkers.problems",
     "Durations": "harness.sim.cluster",
     "RunResult": "harness.run.result",
     "Scenario": "harness.scenario",
@@ -24,9 +25,11 @@ _EXPORTS: dict[str, str] = {
     "all_enqueued": "harness.record.assertions",
     "assert_enqueued": "harness.record.assertions",
     "database_settings": "harness.infra.database",
+    "invariant": "harness.checkers.invariants",
     "read_scenario": "harness.scenario",
     "refute_enqueued": "harness.record.assertions",
     "replay": "harness.run.runner",
+    "rows": "harness.checkers.invariants",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -35,6 +35,7 @@ _MODULES = (
     "secrets",
     "audit",
     "driver_findings",
+    "activity",
 )
 
 
@@ -230,6 +231,22 @@ def _load() -> dict[str, ModuleType]:
 CHECKERS: dict[str, ModuleType] = _load()
 
 
+def builtin_checks(names: list[str] | None) -> list[str]:
+    """The built-in checkers ``[expect] checks`` keeps: every one (None), the named ones, or
+    every one but those named ``"!name"``."""
+    if names is None:
+        return list(CHECKERS)
+    skipped = {n[1:] for n in names if n.startswith("!")}
+    picked = [n for n in names if not n.startswith("!")]
+    base = [n for n in picked if n in CHECKERS] if picked else list(CHECKERS)
+    return [n for n in base if n not in skipped]
+
+
 def run_all(ctx: RunContext, names: list[str] | None = None) -> list[Verdict]:
-    chosen = names if names is not None else list(CHECKERS)
-    return [CHECKERS[name].check(ctx) for name in chosen]
+    """The chosen built-in checkers' verdicts, then each invariant's (the scenario's
+    ``[[expect.custom]]`` and the installed ``dq_harness.checkers`` entry points)."""
+    from harness.checkers import custom
+
+    invariants = custom.chosen(ctx.expect, names, ctx.record.scenario.source, list(CHECKERS))
+    verdicts = [CHECKERS[name].check(ctx) for name in builtin_checks(names)]
+    return verdicts + [custom.judge(ctx, c) for c in invariants]

@@ -1,10 +1,11 @@
 """``harness judge RUN.json [--expect SCENARIO.toml] [--json OUT] [--report DIR]``.
 
 Re-judges a saved run from what it recorded — the timeline, the ledger and the end-of-run
-snapshot in the JSON ``harness replay --json`` wrote — with no database and no project: the
+snapshot in the JSON ``harness replay --json`` wrote — with no database and no Django: the
 proof that checkers are pure, and a CI step that judges an artifact against new expectations
 (``--expect`` takes the ``[expect]`` table of another scenario file). Exit 0 when every check
-holds, 1 when one fails, 2 on bad input.
+holds, 1 when one fails, 2 on bad input. A project's own invariants (``[[expect.custom]]``)
+import from the current directory, as ``replay`` finds the project: run it from the project root.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
     known = Baseline.read(args.baseline) if args.baseline else None
     record = load_record(args.run)
+    from harness.run.project import add_paths
+
+    add_paths(None)  # the project's own invariants import as in a replay from here
     expect = _expect(args.expect)
     verdicts, fixed = judge(record, expect, known)
     if expect is not None:

@@ -114,6 +114,10 @@ class Snapshot:
     secrets: list[str] = field(default_factory=list)  # labels of the secrets looked for
     audit: dict[str, Any] | None = None  # {"model", "time_field", "rows": [{at, text}]}
     signatures: dict[str, Any] = field(default_factory=dict)  # func → parameters or error
+    task_functions: list[str] = field(default_factory=list)  # public functions of tasks modules
+    collected: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    """Invariant → collection name → [{at, rows, (task, func, attempt)}]: the project's own rows
+    an invariant declared (:mod:`harness.checkers.invariants`), redacted, rendered stable."""
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(
@@ -125,6 +129,8 @@ class Snapshot:
                 "secrets": self.secrets,
                 "audit": self.audit,
                 "signatures": self.signatures,
+                "task_functions": self.task_functions,
+                "collected": self.collected,
             }
         )
 
@@ -149,6 +155,14 @@ class Snapshot:
             secrets=data.get("secrets", []),
             audit=audit,
             signatures=data.get("signatures", {}),
+            task_functions=data.get("task_functions", []),
+            collected={
+                name: {
+                    key: [{**e, "at": _time(e["at"])} for e in entries]
+                    for key, entries in tables.items()
+                }
+                for name, tables in data.get("collected", {}).items()
+            },
         )
 
 

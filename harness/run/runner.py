@@ -230,13 +230,17 @@ def _simulate(
 
     from harness.run import fakes as fake_mounts
     from harness.run import snapshot
+    from harness.run.collect import Collector, redacted
     from harness.run.deploy import deploy, schedule_loads
     from harness.run.snapshot import schedules as snapshot_schedules
+    from harness.scenario.resolve import resolve_invariants
 
     sim = simulation_for(scenario, seed, faithful)
+    collector = Collector(resolve_invariants(scenario), scenario.zone)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
         ledger, built, rules = fake_mounts.mount(scenario, sim, rsps, seed)
         secrets = snapshot.secret_values(scenario.expect.get("secrets", {}), built)
+        collector.install(sim)
         try:
             deploy(sim, scenario, resolved, built)
         except HarnessError as exc:  # a setup step's error may quote a secret
@@ -244,10 +248,13 @@ def _simulate(
         setup_schedules = snapshot_schedules()
         schedule_loads(sim, scenario, resolved, seed)
         try:
-            end = _advance(sim, scenario, end, progress)
+            end = _advance(sim, scenario, end, progress, collector)
         except KeyboardInterrupt as exc:  # Ctrl+C or SIGTERM: judge and write what there is
             end = _interrupted(sim, "SIGTERM" if isinstance(exc, Terminated) else "SIGINT")
-        return _record(sim, scenario, seed, end, ledger, built, rules, logs, setup_schedules)
+        collector.at_end(end)
+        record = _record(sim, scenario, seed, end, ledger, built, rules, logs, setup_schedules)
+        record.snapshot.collected = redacted(collector.data, record.secret_values)
+        return record
 
 
 def _interrupted(sim: Any, signal: str) -> dt.datetime:
@@ -299,17 +306,22 @@ def simulation_for(scenario: Scenario, seed: int, faithful: bool = False) -> Any
 
 
 def _advance(
-    sim: Any, scenario: Scenario, end: dt.datetime, progress: Progress | None
+    sim: Any, scenario: Scenario, end: dt.datetime, progress: Progress | None, collector: Any
 ) -> dt.datetime:
-    """One-hour steps to ``end``; returns where the run ended (a watchdog stop ends it)."""
-    t = scenario.start
-    while t < end:
-        t = min(end, t + STEP)
+    """One-hour steps to ``end`` (and a stop at each local midnight when an invariant collects
+    daily); returns where the run ended (a watchdog stop ends it)."""
+    if end <= scenario.start:
+        return end
+    midnights = collector.midnights(scenario.start, end)
+    hours = [scenario.start + STEP * (i + 1) for i in range(int((end - scenario.start) / STEP))]
+    for t in sorted({*hours, *midnights, end}):
         sim.run_until(t)
         if progress is not None:
             progress(sim.now() if sim.stopped else t, scenario.start, end)
         if sim.stopped is not None:  # a call never returned: judge the run up to here
             return sim.now()
+        if t in midnights:
+            collector.at_midnight(t)
     return end
 
 
@@ -362,6 +374,9 @@ def _record(
             audit_options=scenario.expect.get("audit", {}),
             start=scenario.start,
             funcs=funcs,
+            task_functions=snapshot.task_functions(
+                [scenario.project_root or Path.cwd(), *scenario.paths]
+            ),
         ),
         stopped=sim.stopped,
         interrupted=sim.interrupted,

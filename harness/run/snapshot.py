@@ -2,14 +2,19 @@
 
 What the checkers need from the live system is read here, at the end of the run (the schedules
 right after setup): broker rows left, Task rows, captured log lines, the audit model's rows, the
-signatures of every function a task or schedule names — and the secrets looked for, whose
+signatures of every function a task or schedule names, the project's task functions (what
+``activity`` lists as never enqueued) — and the secrets looked for, whose
 values are replaced by markers in every recorded text (:func:`harness.record.run.redact`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import inspect
+import pkgutil
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from harness.record.run import Snapshot, redact
@@ -67,6 +72,7 @@ def take(
     audit_options: dict[str, Any],
     start: dt.datetime,
     funcs: set[str],
+    task_functions: list[str] | None = None,
 ) -> Snapshot:
     """Everything the checkers read from the live system, once, at the end of the run."""
     return Snapshot(
@@ -80,6 +86,7 @@ def take(
             f: signature_of(f)
             for f in sorted(funcs | {row["func"] for row in setup_schedules if row.get("func")})
         },
+        task_functions=task_functions or [],
     )
 
 
@@ -146,3 +153,48 @@ def signature_of(func: str) -> list[list[Any]] | str | None:
         [p.name, p.kind.name, p.default is not inspect.Parameter.empty]
         for p in sig.parameters.values()
     ]
+
+
+NOT_THE_PROJECT = ("django", "django_q", "harness")  # installed apps that are never the project's
+INSTALLED = ("site-packages", "dist-packages")
+
+
+def task_functions(roots: list[Path]) -> list[str]:
+    """Dotted paths of the public functions defined in the ``tasks`` module (or package) of
+    each installed app whose code lives under one of ``roots`` (the project root and the
+    scenario's paths) — not in site-packages, not django-q2's or the harness's own. A tasks
+    module that does not import is left out (running its tasks fails loudly elsewhere)."""
+    from django.apps import apps
+
+    bases = [root.resolve() for root in roots]
+    found: set[str] = set()
+    for config in apps.get_app_configs():
+        where = Path(config.path).resolve()
+        if config.name.split(".")[0] in NOT_THE_PROJECT or set(where.parts) & set(INSTALLED):
+            continue
+        if not any(where.is_relative_to(base) for base in bases):
+            continue
+        for module in _tasks_modules(f"{config.name}.tasks"):
+            found.update(
+                f"{module.__name__}.{name}"
+                for name, obj in vars(module).items()
+                if not name.startswith("_")
+                and inspect.isfunction(obj)
+                and obj.__module__ == module.__name__
+            )
+    return sorted(found)
+
+
+def _tasks_modules(name: str) -> list[ModuleType]:
+    """The module ``name`` and, when it is a package, its submodules."""
+    try:
+        module = importlib.import_module(name)
+    except Exception:  # no tasks module (ModuleNotFoundError), or one that does not import
+        return []
+    out = [module]
+    for info in pkgutil.walk_packages(getattr(module, "__path__", []), f"{name}."):
+        try:
+            out.append(importlib.import_module(info.name))
+        except Exception:
+            continue
+    return out

@@ -30,6 +30,7 @@ from harness.scenario.reader import (
     _COMMAND,
     _DOTTED,
     _MODULE,
+    APP_PATH,
     OptionsReader,
     _instant,
     _offset_or_instant,
@@ -323,8 +324,6 @@ def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
 def _custom_fakes(t: OptionsReader) -> dict[str, str]:
     """``[fakes.NAME] app = "dotted.path:Class"``: a project's own fake, by name (its class
     imports once Django is set up: :mod:`harness.scenario.resolve`)."""
-    from harness.scenario.reader import APP_PATH
-
     apps = {}
     for kind, table in t.data.items():
         app = table.get("app") if isinstance(table, dict) else None
@@ -378,27 +377,57 @@ def parse_expect_table(
     """An ``[expect]`` table → (checker → parsed options, the chosen checks or None).
 
     Each checker validates its own table through an :class:`OptionsReader`; the same function
-    re-reads a saved run's expectations (``harness judge``)."""
+    re-reads a saved run's expectations (``harness judge``). ``[[expect.custom]]`` entries are
+    checked for shape here; their functions import once the project is on the path
+    (:func:`harness.checkers.custom.chosen`)."""
     from harness.checkers import CHECKERS
+    from harness.checkers.custom import KEY, entry_points
 
     t = OptionsReader(source, raw, "expect")
+    parsed: dict[str, Any] = {}
+    if t.has(KEY):
+        parsed[KEY] = _parse_custom(t, t.get(KEY, list))
     checks = t.get("checks", list, default=None)
     if checks is not None:
+        named = {entry["name"] for entry in parsed.get(KEY, [])}
+        known = [*CHECKERS, *sorted(entry_points()), *sorted(n for n in named if n)]
         for i, name in enumerate(checks):
-            if name not in CHECKERS:
-                t.fail(f"unknown checker {name!r}; known: {', '.join(CHECKERS)}", f"checks[{i}]")
+            if not isinstance(name, str):
+                t.fail(f"expected a checker name, got {_show(name)}", f"checks[{i}]")
+            if name.removeprefix("!") not in known and None not in named:  # else: once imported
+                t.fail(f"unknown checker {name!r}; known: {', '.join(known)}", f"checks[{i}]")
         checks = list(checks)
-    parsed = {}
     for name in list(t.data):
-        if name == "checks":
+        if name in ("checks", KEY):
             continue
         if name not in CHECKERS:
-            t.fail(f"unknown checker; known: {', '.join(CHECKERS)}", name)
+            t.fail(
+                f"unknown checker; known: {', '.join(CHECKERS)} (your own: [[expect.custom]])", name
+            )
         options = t.table(name)
         parsed[name] = CHECKERS[name].options(options)
         options.done()
     t.done()
     return parsed, checks
+
+
+def _parse_custom(r: OptionsReader, items: list[Any]) -> list[dict[str, Any]]:
+    """``[[expect.custom]]``: ``call`` (``module:function``), optional ``name`` and ``options``
+    — shapes only (no project import without Django and the project's path)."""
+    from harness.checkers.invariants import NAME
+
+    out = []
+    for i, item in enumerate(items):
+        t = OptionsReader(r.source, item, f"expect.custom[{i}]")
+        call = t.get("call", str, required=True)
+        if not APP_PATH.match(call):
+            t.fail(f"{call!r} is not a dotted path like 'myproject.invariants:no_double'", "call")
+        name = t.get("name", str, default=None)
+        if name is not None and not NAME.match(name):
+            t.fail(f"{name!r} is not a checker name (letters, digits, '-', '_', '.')", "name")
+        out.append({"call": call, "name": name, "options": t.get("options", dict, default={})})
+        t.done()
+    return out
 
 
 def parse_until(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.checkers.custom import Chosen
 from harness.scenario.model import FakeSpec, Scenario, ScenarioError
 
 
@@ -43,6 +44,7 @@ def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:
             resolved[spec.app] = check_fake(spec, cls, scenario.source)
     _check_apps(scenario)
     project_expect(scenario)
+    resolve_invariants(scenario)
     return resolved
 
 
@@ -80,6 +82,46 @@ def project_expect(scenario: Scenario) -> None:
         written.setdefault(name, table)
     if scenario.expect_raw is not None:
         scenario.expect, _ = parse_expect_table(scenario.expect_raw, scenario.source)
+
+
+def resolve_invariants(scenario: Scenario) -> list[Chosen]:
+    """The run's invariants (``[[expect.custom]]``, installed ``dq_harness.checkers`` entry
+    points), imported, each collection they declare checked against the project's models:
+    an unknown label, field or lookup, or a bad ``when``, is one line now, not after the run."""
+    from harness.checkers import CHECKERS
+    from harness.checkers.custom import chosen
+    from harness.scenario.parse import parse_expect_table
+
+    expect, checks = scenario.expect, scenario.checks
+    if scenario.expect_raw is None:  # built in Python: the tables as written
+        expect, written = parse_expect_table(scenario.expect, scenario.source)
+        checks = written if checks is None else checks
+    found = chosen(expect, checks, scenario.source, list(CHECKERS))
+    for c in found:
+        for key, spec in c.invariant.collect.items():
+            _check_rows(scenario.source, c, key, spec)
+    return found
+
+
+def _check_rows(source: str, c: Chosen, key: str, spec: Any) -> None:
+    from django.apps import apps
+    from django.core.exceptions import FieldError
+
+    where = f"{c.where}.call" if c.where.startswith("expect.") else c.where
+    what = f"invariant {c.name!r} collects {key!r}"
+    mistake = spec.mistake()
+    if mistake is not None:
+        raise ScenarioError(source, where, f"{what}: {mistake}")
+    try:
+        model = apps.get_model(spec.model)
+    except (LookupError, ValueError):
+        reason = f"{what} from {spec.model!r}: no installed model has this label (app_label.Model)"
+        raise ScenarioError(source, where, reason) from None
+    try:
+        model._default_manager.filter(**spec.filter).values(*spec.fields)
+    except (FieldError, TypeError, ValueError) as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise ScenarioError(source, where, f"{what} from {spec.model}: {first}") from None
 
 
 def fake_class(spec: FakeSpec, source: str) -> type:

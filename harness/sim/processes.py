@@ -214,6 +214,8 @@ class Processes:
         slot = heapq.heappop(c.free)
         c.running[tid] = attempt
         result, scope = self._run(c, task, slot, attempt, func)
+        for hook in sim.after_task:  # after the body's writes: e.g. an invariant's rows
+            hook(func, tid, attempt)
         duration += self._observed(scope, tid, func, attempt)
         outcome = "ok" if result["success"] else "failed"
         finish = now + timedelta(seconds=duration)

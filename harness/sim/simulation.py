@@ -127,6 +127,7 @@ class Simulation:
         self.stopped: dict[str, Any] | None = None  # the finding that ended the run (watchdog…)
         self.interrupted: str | None = None  # the signal that stopped a replay (its runner sets)
         self.probes: list[Callable[[Simulation], None]] = []  # called after every step
+        self.after_task: list[Callable[[str, str, int], None]] = []  # (func, task, attempt)
         self._completions: list[tuple[datetime, int, Completion]] = []
         self._arrivals: list[tuple[datetime, int, Callable[[], Any]]] = []
         self._seq = itertools.count()

@@ -73,10 +73,15 @@ def acme_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def acme(tmp_path: Path) -> Callable[..., Run]:
-    """``acme("replay", "dst-week", ...)``: the harness command in examples/acme; JSON and
-    timeline go to a folder of the test's own."""
+    """``acme("replay", "dst-week", ...)``: the harness command in examples/acme (or ``cwd``: a
+    copy of it); JSON and timeline go to a folder of the test's own."""
 
-    def run(*args: str, env: dict[str, str] | None = None, count_sleeps: bool = False) -> Run:
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        count_sleeps: bool = False,
+        cwd: Path = ACME,
+    ) -> Run:
         folder = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
         folder.mkdir()
         argv = list(args)
@@ -87,7 +92,7 @@ def acme(tmp_path: Path) -> Callable[..., Run]:
             [sys.executable, "-c", COUNT_SLEEPS, *argv] if count_sleeps else [str(HARNESS), *argv]
         )
         proc = subprocess.run(
-            command, cwd=ACME, env=env or acme_env(), capture_output=True, text=True, timeout=300
+            command, cwd=cwd, env=env or acme_env(), capture_output=True, text=True, timeout=300
         )
         return Run(proc.returncode, proc.stdout, proc.stderr, folder)
 
