@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Django's command-line utility for the reference platform."""
+"""Django's command-line utility for the reference platform (development settings by default;
+``--settings config.settings.production`` or ``DJANGO_SETTINGS_MODULE`` for production)."""
 
 import os
 import sys
@@ -9,7 +10,11 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.development")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from config.environment import exit_on_misconfiguration
+
+    # A missing DJANGO_SECRET_KEY (or another variable production needs) is one line, exit 2.
+    with exit_on_misconfiguration("manage.py"):
+        execute_from_command_line(sys.argv)
 
 
 if __name__ == "__main__":

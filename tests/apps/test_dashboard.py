@@ -73,3 +73,37 @@ def test_dashboard_shows_the_scenarios_data_in_chromium(django_db_blocker, tmp_p
 def test_dashboard_is_staff_only(client):
     response = client.get("/ops/dashboard/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_stored_errors_are_sanitised_when_the_page_is_rendered(client, service):
+    """A job's ``last_error`` stored raw (by an older version, by hand, or before its secret was
+    configured) is shown redacted: no server password, no bearer token, and its HTML escaped."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from apps.provisioning.models import ProvisioningJob, VirtualminServer
+
+    VirtualminServer.objects.create(
+        name="vm2", hostname="vm2.test", username="root", password="hunter2-Vm2-Pa55"
+    )
+    raw = (
+        'create_domain: <img src=x onerror="alert(1)"> login root/hunter2-Vm2-Pa55 failed; '
+        "Authorization: Bearer eyJhbGciOi.stolen.token"
+    )
+    now = timezone.now()
+    job = ProvisioningJob.objects.create(
+        service=service,
+        operation=ProvisioningJob.Operation.CREATE,
+        status=ProvisioningJob.Status.FAILED,
+        last_error=raw,
+        created_at=now,
+        updated_at=now,
+    )
+    staff = get_user_model().objects.create_user("ops", password="x", is_staff=True)
+    client.force_login(staff)
+    page = client.get("/ops/dashboard/").content.decode()
+    assert f'data-job="{job.pk}"' in page
+    assert "hunter2-Vm2-Pa55" not in page and "eyJhbGciOi.stolen.token" not in page
+    assert "<img" not in page and "&lt;img src=x" in page
+    assert "login root/[REDACTED] failed" in page and "Bearer [REDACTED]" in page

@@ -63,7 +63,7 @@ def _run(seed: int) -> str:
                 ),
                 lambda i=i: client.v1.payment_intents.create(
                     params={
-                        "amount": 100 + i,
+                        "amount": 1000 + i,
                         "currency": "ron",
                         "payment_method": "pm_card_visa",
                         "confirm": True,

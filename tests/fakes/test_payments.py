@@ -202,7 +202,7 @@ def test_faults_map_to_the_sdk_errors_the_gateway_classifies(
     fake = FakePayments(ledger, clock, FaultInjector(plan, seed=1))
     with sdk(transport, fake) as client, pytest.raises(exc) as info:
         client.v1.payment_intents.create(
-            params={"amount": 100, "payment_method": "pm_card_visa", **OFF_SESSION}
+            params={"amount": 1000, "payment_method": "pm_card_visa", **OFF_SESSION}
         )
     assert getattr(info.value, "http_status", None) == status
     assert fake.state.payment_intents == {}
@@ -317,7 +317,7 @@ def test_webhook_default_sender_with_real_time_and_redelivery(ledger: Ledger) ->
             max_network_retries=0,
         )
         client.v1.payment_intents.create(
-            params={"amount": 100, "payment_method": "pm_card_visa", **OFF_SESSION}
+            params={"amount": 1000, "payment_method": "pm_card_visa", **OFF_SESSION}
         )
         assert received == [] and len(fake.outbox) == 1  # receiver down: kept for redelivery
         up["ok"] = True
@@ -337,7 +337,7 @@ def test_manual_webhook_delivery(ledger: Ledger, clock: Clock) -> None:
     )
     with sdk("responses", fake) as client:
         client.v1.payment_intents.create(
-            params={"amount": 100, "payment_method": "pm_card_visa", **OFF_SESSION}
+            params={"amount": 1000, "payment_method": "pm_card_visa", **OFF_SESSION}
         )
     assert sender.sent == []
     assert fake.deliver_webhooks() == 1 and len(sender.sent) == 1
@@ -381,7 +381,7 @@ MALFORMED = [
         "bad_boolean",
         "POST",
         "/v1/payment_intents",
-        {"amount": 5, "currency": "ron", "confirm": "yes"},
+        {"amount": 500, "currency": "ron", "confirm": "yes"},
         400,
     ),
     ("bad_param_name", "POST", "/v1/customers", {"metadata[a]b": "x"}, 400),
@@ -389,7 +389,7 @@ MALFORMED = [
         "unknown_pm",
         "POST",
         "/v1/payment_intents",
-        {"amount": 5, "currency": "ron", "payment_method": "pm_nope"},
+        {"amount": 500, "currency": "ron", "payment_method": "pm_nope"},
         400,
     ),
     ("too_big", "POST", "/v1/customers", {"description": "x" * 5000}, 413),

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.fakes.payments.state import PaymentsState
-from harness.fakes.payments.wire import StripeError, parse_amount, parse_bool, require
+from harness.fakes.payments.wire import (
+    StripeError,
+    check_charge_amount,
+    parse_amount,
+    parse_bool,
+    require,
+)
 
 #: Stripe's test payment methods and what confirming them off-session does.
 #: value: None = succeeds, else (code, decline_code, message).
@@ -197,6 +203,7 @@ def create_payment_intent(
 ) -> Outcome:
     amount = parse_amount(params.get("amount"))
     currency = require(params, "currency")
+    check_charge_amount(amount, currency)
     customer_id = params.get("customer")
     if customer_id:
         get_object("customer", account.state.customers, customer_id)

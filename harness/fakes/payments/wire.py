@@ -113,6 +113,52 @@ def parse_amount(value: Any, param: str = "amount") -> int:
     return amount
 
 
+MAX_AMOUNT = 99_999_999
+"""Stripe's largest amount in any currency: eight digits of the smallest unit (the SDK's own
+documentation of ``amount``: "a value of 99999999 for a USD charge of $999,999.99")."""
+MINIMUM_CHARGE = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50, "czk": 1500,
+    "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500, "inr": 50, "jpy": 50, "mxn": 1000,
+    "myr": 200, "nok": 300, "nzd": 50, "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000,
+}  # fmt: skip
+"""Stripe's minimum charge per currency, in the smallest unit (docs.stripe.com/currencies,
+"Minimum and maximum charge amounts": $0.50, 2.00 lei, £0.30, ¥50, …). Another currency must
+convert to at least $0.50, which a fake without exchange rates cannot tell: only the maximum
+applies to it."""
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd"}
+    | {"vuv", "xaf", "xof", "xpf"}
+)
+"""Currencies whose smallest unit is the unit itself (an amount of 500 JPY is ¥500)."""
+
+
+def _major(amount: int, currency: str) -> str:
+    if currency in ZERO_DECIMAL:
+        return f"{amount:,} {currency}"
+    return f"{amount // 100:,}.{amount % 100:02d} {currency}"
+
+
+def check_charge_amount(amount: int, currency: str) -> None:
+    """Stripe's bounds on a charge: its currency's minimum and the eight-digit maximum, answered
+    with Stripe's codes (``amount_too_small`` / ``amount_too_large``, 400)."""
+    currency = str(currency).lower()
+    minimum = MINIMUM_CHARGE.get(currency)
+    if minimum is not None and amount < minimum:
+        raise StripeError(
+            400,
+            f"Amount must be at least {_major(minimum, currency)}",
+            code="amount_too_small",
+            param="amount",
+        )
+    if amount > MAX_AMOUNT:
+        raise StripeError(
+            400,
+            f"Amount must be no more than {_major(MAX_AMOUNT, currency)}",
+            code="amount_too_large",
+            param="amount",
+        )
+
+
 def require(params: dict[str, Any], param: str) -> Any:
     """A required parameter's value, or Stripe's ``parameter_missing`` error."""
     value = params.get(param)

@@ -3,9 +3,10 @@ metrics (``/ops/metrics``).
 
 The dashboard is one server-rendered page for staff: alerts first, then schedules (next run,
 last result, overdue), queues (depth, oldest waiting task, queue_limit), task metrics per
-function, failures of the last 24 h with their sanitised errors, provisioning jobs needing
-attention and the Virtualmin servers' health. No JavaScript: it reads the same functions as
-``/ops/health/`` and ``/ops/metrics`` (:mod:`apps.common.health`, :mod:`apps.common.metrics`).
+function, failures of the last 24 h and provisioning jobs needing attention (every stored error
+sanitised as the page is rendered), the Virtualmin servers' health. No JavaScript: it reads the
+same functions as ``/ops/health/`` and ``/ops/metrics`` (:mod:`apps.common.health`,
+:mod:`apps.common.metrics`).
 
 ``/ops/metrics`` is built with ``prometheus_client`` (a collector that reads the database at
 scrape time; no hand-written exposition format). A scraper authenticates with
@@ -40,15 +41,18 @@ def _failures(limit: int = 20) -> list[dict[str, Any]]:
     ]
 
 
-def _attention() -> list[Any]:
+def _attention() -> list[dict[str, Any]]:
+    """Failed and deferred jobs, their stored errors sanitised here, at render time: a row
+    written before a secret was configured, by an older version or by hand is shown safe too."""
     from apps.provisioning.models import ProvisioningJob
 
     Status = ProvisioningJob.Status
-    return list(
+    jobs = (
         ProvisioningJob.objects.filter(status__in=[Status.FAILED, Status.DEFERRED])
         .select_related("service")
         .order_by("status", "-updated_at")[:20]
     )
+    return [{"job": j, "error": safe_error(j.last_error) if j.last_error else ""} for j in jobs]
 
 
 @staff_member_required
