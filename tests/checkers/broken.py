@@ -148,7 +148,23 @@ def bad_schedule_args() -> Scenario:
     )
 
 
+def inactive() -> Scenario:
+    """A purge schedule nobody registered, and a task function that must run every 10 minutes
+    but runs twice in half an hour."""
+    return scenario(
+        "inactive",
+        loads=[load("noop", 1, 2)],
+        expect={
+            "activity": {
+                "schedules": ["purge-expired-tokens"],
+                "tasks": {f"{HERE}.noop": "1/10m"},
+            }
+        },
+    )
+
+
 BROKEN: dict[str, Callable[[], Scenario]] = {
+    "activity": inactive,
     "lost-jobs": unserved,
     "duplicate-effects": no_idempotency_key,
     "schedule-adherence": anchored_daily,
