@@ -23,8 +23,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness.durations import parse_duration
+from harness.errors import HarnessError
 from harness.fakes.operations import OPERATIONS
+from harness.options import OptionsReader, show
 
 RULE_TYPES = ("outage", "error", "rate_limit", "latency", "lost_response")
 OUTAGE_KINDS = ("503", "connection_refused", "read_timeout")
@@ -53,7 +54,7 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
 _TOP_KEYS = frozenset({"version", "description", "rules"})
 
 
-class FaultPlanError(ValueError):
+class FaultPlanError(HarnessError, ValueError):
     """A fault plan is invalid; ``str(exc)`` is one line naming the offending key and value."""
 
 
@@ -141,29 +142,14 @@ class FaultPlan:
         """Validate ``data``. ``operations`` adds fakes the plan may name beyond the built-in
         ones (a project's own fakes): name → its operation names, or None when they are not
         known yet (any operation is accepted, to be checked once the fake's class imports)."""
-        if not isinstance(data, Mapping):
-            raise FaultPlanError(f"fault plan: expected a table/object, got {_show(data)}")
-        unknown = sorted(set(data) - _TOP_KEYS)
-        if unknown:
-            raise FaultPlanError(f"fault plan: unknown key {unknown[0]!r}")
-        version = data.get("version", 1)
+        r = OptionsReader(PLAN, data, "", _plan_error)
+        version = r.get("version", None, default=1)
         if version != 1:
-            raise FaultPlanError(f"fault plan: version: unsupported value {_show(version)}")
-        description = data.get("description")
-        if description is not None and not isinstance(description, str):
-            raise FaultPlanError(
-                f"fault plan: description: expected a string, got {_show(description)}"
-            )
-        raw_rules = data.get("rules", [])
-        if not isinstance(raw_rules, list):
-            raise FaultPlanError(f"fault plan: rules: expected a list, got {_show(raw_rules)}")
-        known: dict[str, frozenset[str] | None] = dict(OPERATIONS)
-        for fake, ops in (operations or {}).items():
-            known[fake] = None if ops is None else frozenset(ops)
-        return cls(
-            rules=tuple(_parse_rule(i, r, known) for i, r in enumerate(raw_rules)),
-            description=description,
-        )
+            r.fail(f"unsupported value {show(version)}", "version")
+        description = r.get("description", str, default=None)
+        rules = r.get("rules", list, default=[])
+        r.done()
+        return cls(rules=read_rules(r, rules, "rules", operations), description=description)
 
     @classmethod
     def load(cls, path: str | Path) -> FaultPlan:
@@ -187,161 +173,136 @@ class FaultPlan:
             raise FaultPlanError(f"{p}: {exc}") from None
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+PLAN = "fault plan"
 
 
-def _names(value: Any, where: str, allowed: Iterable[str] | None = None) -> frozenset[str]:
+def _plan_error(source: str, where: str, reason: str) -> FaultPlanError:
+    return FaultPlanError(f"{source}: {where}: {reason}" if where else f"{source}: {reason}")
+
+
+def read_rules(
+    r: OptionsReader,
+    rules: list[Any],
+    where: str,
+    operations: Mapping[str, Iterable[str] | None] | None = None,
+) -> tuple[Rule, ...]:
+    """The rules at ``where`` of what ``r`` reads (a plan's ``rules``, a scenario's
+    ``fakes.<name>.faults``), validated with ``r``'s source and errors."""
+    known: dict[str, frozenset[str] | None] = dict(OPERATIONS)
+    for fake, ops in (operations or {}).items():
+        known[fake] = None if ops is None else frozenset(ops)
+    return tuple(
+        _parse_rule(i, r.nested(raw, f"{where}[{i}]"), known) for i, raw in enumerate(rules)
+    )
+
+
+def _names(t: OptionsReader, key: str, allowed: Iterable[str] | None = None) -> frozenset[str]:
+    value = t.get(key, None)
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
-        raise FaultPlanError(f"fault plan: {where}: expected a string or a list of strings")
+        t.fail("expected a string or a list of strings", key)
     if allowed is not None:
         allowed = set(allowed)
         for v in items:
             if v not in allowed:
-                raise FaultPlanError(f"fault plan: {where}: unknown value {v!r}")
+                t.fail(f"unknown value {v!r}", key)
     return frozenset(items)
 
 
 def parse_time(value: Any, where: str) -> TimeSpec:
     """An aware ISO-8601 datetime (string or TOML datetime) or a relative duration."""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        rel = parse_duration(value)
-        if rel is not None:
-            return TimeSpec(relative=rel)
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            raise FaultPlanError(
-                f"fault plan: {where}: {value!r} is neither a duration like '2h30m' "
-                "nor an ISO-8601 datetime"
-            ) from None
-    else:
-        raise FaultPlanError(
-            f"fault plan: {where}: expected a duration or datetime string, got {_show(value)}"
-        )
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise FaultPlanError(f"fault plan: {where}: {value!s} has no UTC offset")
-    if not 1970 < dt.year < 9900:  # offsets from it stay datetimes (durations are ≤ 100 years)
-        raise FaultPlanError(f"fault plan: {where}: {value!s} is outside 1971–9899")
-    return TimeSpec(absolute=dt)
+    return _time(OptionsReader(PLAN, {}, "", _plan_error), where, value)
 
 
-def _int(value: Any, where: str, low: int, high: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bound = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise FaultPlanError(
-            f"fault plan: {where}: expected an integer {bound}, got {_show(value)}"
-        )
-    return value
+def _time(t: OptionsReader, key: str, value: Any) -> TimeSpec:
+    found = t.offset_or_instant(key, value, None)
+    if isinstance(found, timedelta):
+        return TimeSpec(relative=found)
+    return TimeSpec(absolute=found)
 
 
-def _parse_rule(index: int, raw: Any, known: Mapping[str, frozenset[str] | None]) -> Rule:
-    at = f"rules[{index}]"
-    if not isinstance(raw, Mapping):
-        raise FaultPlanError(f"fault plan: {at}: expected a table/object, got {_show(raw)}")
-    rtype = raw.get("type")
+def _parse_rule(index: int, t: OptionsReader, known: Mapping[str, frozenset[str] | None]) -> Rule:
+    rtype = t.get("type", None)
     if rtype not in RULE_TYPES:
-        raise FaultPlanError(
-            f"fault plan: {at}.type: {_show(rtype)} is not one of {', '.join(RULE_TYPES)}"
-        )
-    unknown = sorted(set(raw) - _COMMON_KEYS - _TYPE_KEYS[rtype])
+        t.fail(f"{show(rtype)} is not one of {', '.join(RULE_TYPES)}", "type")
+    unknown = sorted(set(t.data) - _COMMON_KEYS - _TYPE_KEYS[rtype])
     if unknown:
-        raise FaultPlanError(f"fault plan: {at}: unknown key {unknown[0]!r} for type {rtype!r}")
+        t.fail(f"unknown key {unknown[0]!r} for type {rtype!r}")
+    t.seen.update(t.data)  # every key is known to the type; each is read below
     fields: dict[str, Any] = {"index": index, "type": rtype}
-    fields.update(_matching(raw, at, known))
-    fields.update(_window(raw, at))
-    fields.update(_by_type(raw, at, rtype))
-    fields.update(_reply(raw, at))
+    fields.update(_matching(t, known))
+    fields.update(_window(t))
+    fields.update(_by_type(t, rtype))
+    fields.update(_reply(t))
     return Rule(**fields)
 
 
-def _matching(
-    raw: Mapping[str, Any], at: str, known: Mapping[str, frozenset[str] | None]
-) -> dict[str, Any]:
+def _matching(t: OptionsReader, known: Mapping[str, frozenset[str] | None]) -> dict[str, Any]:
     """What a rule applies to: its name, fakes, operations, business keys, hosts."""
-    fields: dict[str, Any] = {}
-    if "name" in raw:
-        if not isinstance(raw["name"], str):
-            raise FaultPlanError(f"fault plan: {at}.name: expected a string")
-        fields["name"] = raw["name"]
-    fakes = _names(raw["fake"], f"{at}.fake", known) if "fake" in raw else None
+    fields: dict[str, Any] = {"name": t.get("name", str, default=None)}
+    fakes = _names(t, "fake", known) if t.has("fake") else None
     fields["fakes"] = fakes
-    if "operation" in raw:
+    if t.has("operation"):
         sets = [known[f] for f in (fakes or known)]
         allowed = None if None in sets else set().union(*sets)  # type: ignore[arg-type]
-        fields["operations"] = _names(raw["operation"], f"{at}.operation", allowed)
-    if "business_key" in raw:
-        fields["business_keys"] = _names(raw["business_key"], f"{at}.business_key")
-    if "host" in raw:
-        fields["hosts"] = _names(raw["host"], f"{at}.host")
+        fields["operations"] = _names(t, "operation", allowed)
+    if t.has("business_key"):
+        fields["business_keys"] = _names(t, "business_key")
+    if t.has("host"):
+        fields["hosts"] = _names(t, "host")
     return fields
 
 
-def _window(raw: Mapping[str, Any], at: str) -> dict[str, Any]:
+def _window(t: OptionsReader) -> dict[str, Any]:
     """When and how often: start, end, max_count, probability."""
     fields: dict[str, Any] = {}
     for key in ("start", "end"):
-        if key in raw:
-            fields[key] = parse_time(raw[key], f"{at}.{key}")
+        if t.has(key):
+            fields[key] = _time(t, key, t.data[key])
     start, end = fields.get("start"), fields.get("end")
     if start and end:
         same_kind = (start.absolute is None) == (end.absolute is None)
         if same_kind and (end.absolute or end.relative) <= (start.absolute or start.relative):
-            raise FaultPlanError(
-                f"fault plan: {at}.end: {raw['end']!s} is not after start {raw['start']!s}"
-            )
-    if "max_count" in raw:
-        fields["max_count"] = _int(raw["max_count"], f"{at}.max_count", 1)
-    if "probability" in raw:
-        p = raw["probability"]
+            t.fail(f"{t.data['end']!s} is not after start {t.data['start']!s}", "end")
+    if t.has("max_count"):
+        fields["max_count"] = t.integer("max_count", 1)
+    if t.has("probability"):
+        p = t.data["probability"]
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
-            raise FaultPlanError(f"fault plan: {at}.probability: {_show(p)} is outside [0, 1]")
+            t.fail(f"{show(p)} is outside [0, 1]", "probability")
         fields["probability"] = float(p)
     return fields
 
 
-def _by_type(raw: Mapping[str, Any], at: str, rtype: str) -> dict[str, Any]:
+def _by_type(t: OptionsReader, rtype: str) -> dict[str, Any]:
     """The fields one rule type has: an outage's kind, an error's status, …"""
     if rtype == "outage":
-        kind = raw.get("kind", "503")
+        kind = t.get("kind", None, default="503")
         if kind not in OUTAGE_KINDS:
-            raise FaultPlanError(
-                f"fault plan: {at}.kind: {_show(kind)} is not one of {', '.join(OUTAGE_KINDS)}"
-            )
+            t.fail(f"{show(kind)} is not one of {', '.join(OUTAGE_KINDS)}", "kind")
         return {"kind": kind}
     if rtype == "error":
-        return {"status": _int(raw.get("status", 500), f"{at}.status", 200, 599)}
+        return {"status": t.integer("status", 200, 599, default=500)}
     if rtype == "rate_limit":
-        return {"retry_after": _int(raw.get("retry_after", 1), f"{at}.retry_after", 0)}
+        return {"retry_after": t.integer("retry_after", 0, default=1)}
     if rtype == "latency":
-        if "ms" not in raw:
-            raise FaultPlanError(f"fault plan: {at}.ms: required for type 'latency'")
-        return {"ms": _int(raw["ms"], f"{at}.ms", 0)}
+        if not t.has("ms"):
+            t.fail("required for type 'latency'", "ms")
+        return {"ms": t.integer("ms", 0)}
     return {}
 
 
-def _reply(raw: Mapping[str, Any], at: str) -> dict[str, Any]:
+def _reply(t: OptionsReader) -> dict[str, Any]:
     """What a faulted call answers with: a message, a JSON envelope."""
     fields: dict[str, Any] = {}
-    if "message" in raw:
-        if not isinstance(raw["message"], str):
-            raise FaultPlanError(f"fault plan: {at}.message: expected a string")
-        fields["message"] = raw["message"]
-    if "envelope" in raw:
+    if t.has("message"):
+        fields["message"] = t.get("message", str)
+    if t.has("envelope"):
         try:
-            json.dumps(raw["envelope"])
+            json.dumps(t.data["envelope"])
         except (TypeError, ValueError):
-            raise FaultPlanError(f"fault plan: {at}.envelope: not JSON-encodable") from None
-        fields["envelope"] = raw["envelope"]
+            t.fail("not JSON-encodable", "envelope")
+        fields["envelope"] = t.data["envelope"]
     return fields
 
 

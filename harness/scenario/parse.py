@@ -287,7 +287,7 @@ def _check_templates(t: OptionsReader, key: str, value: Any) -> None:
 
 
 def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
-    from harness.fakes.faults import FaultPlan, FaultPlanError
+    from harness.fakes.faults import read_rules
 
     specs = []
     custom = _custom_fakes(t)
@@ -309,11 +309,7 @@ def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
                 if rule.get("fake", kind) != kind:
                     f.fail(f"a rule of the {kind} fake names fake {rule['fake']!r}", f"faults[{j}]")
                 rule.setdefault("fake", kind)
-        try:
-            FaultPlan.from_dict({"rules": rules}, operations=dict.fromkeys(custom))
-        except FaultPlanError as exc:
-            reason = str(exc).removeprefix("fault plan: ").replace("rules[", "faults[", 1)
-            raise ScenarioError(t.source, f.where, reason.strip()) from None
+        read_rules(f, rules, "faults", dict.fromkeys(custom))  # the same reader, the same errors
         spec.faults = rules
         f.done()
         specs.append(spec)

@@ -27,12 +27,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from harness.errors import HarnessError
+
 Engine = Literal["time-machine", "freezegun"]
 ENGINES: tuple[str, ...] = ("time-machine", "freezegun")
 DEFAULT_ENGINE: Engine = "time-machine"
 
 
-class ClockError(RuntimeError):
+class ClockError(HarnessError, RuntimeError):
     """The virtual clock was used wrongly (not started, moved backwards, two at once)."""
 
 

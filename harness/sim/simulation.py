@@ -30,6 +30,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.infra.affinity import Colocation, colocate
 from harness.record.timeline import Timeline
 from harness.sim import accelerate
@@ -56,11 +57,11 @@ from harness.sim.scopes import CallObserver
 __all__ = ["ClusterSpec", "Durations", "Simulation", "SimulationError", "TaskFailed"]
 
 
-class SimulationError(AssertionError):
+class SimulationError(HarnessError, AssertionError):
     """A run ended with a finding that must fail it (scheduler error, watchdog, …)."""
 
 
-class TaskFailed(AssertionError):
+class TaskFailed(SimulationError):
     """Raised in the test when ``raise_task_errors`` is on and a task failed."""
 
 
