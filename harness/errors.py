@@ -27,6 +27,15 @@ class HarnessError(Exception):
     exit_code = EXIT_BAD_INPUT
 
 
+class ScenarioError(HarnessError):
+    """A scenario (or its ``[expect]`` tables) is malformed: one line naming the file, the key
+    path and the reason."""
+
+    def __init__(self, source: str, where: str, reason: str) -> None:
+        self.source, self.where, self.reason = source, where, reason
+        super().__init__(f"{source}: {where}: {reason}" if where else f"{source}: {reason}")
+
+
 class UserCodeError(HarnessError):
     """The project's own code raised (or exited) outside a task; the CLI prints one line, 3."""
 

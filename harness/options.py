@@ -11,12 +11,16 @@ leaf module: the fakes use it too, and they import nothing else of the harness.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.durations import EXAMPLES, parse_duration, too_long
 from harness.errors import HarnessError
+
+APP_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$")
+"""``dotted.path:Name`` or ``dotted.path.Name``: a project's own fake, checker or callable."""
 
 Error = Callable[[str, str, str], Exception]
 """(source, key path, reason) → the exception to raise."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.checkers.expectations import Expectations
 from harness.checkers.problems import Problem
 from harness.record.history import History
 from harness.record.run import RunRecord
@@ -86,9 +87,9 @@ class RunContext:
     and the parsed ``[expect]`` options. Never the live database: a saved run is judged the
     same way (``harness judge``)."""
 
-    def __init__(self, record: RunRecord, expect: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, record: RunRecord, expectations: Expectations | None = None) -> None:
         self.record = record
-        self.expect = expect or {}
+        self.expectations = expectations or Expectations()
 
     # -- the run -----------------------------------------------------------------------------
     @property
@@ -171,8 +172,9 @@ class RunContext:
     def time_zone(self) -> str:
         return self.record.scenario.time_zone
 
-    def options(self, name: str) -> dict[str, Any]:
-        return dict(self.expect.get(name, {}))
+    def options(self, name: str) -> Any:
+        """Checker ``name``'s typed options (its defaults when the scenario gives none)."""
+        return self.expectations.of(name)
 
     def when(self, value: dt.datetime | str | None) -> str:
         """A virtual time as the scenario's local wall-clock time (with its zone abbreviation)."""
@@ -247,6 +249,8 @@ def run_all(ctx: RunContext, names: list[str] | None = None) -> list[Verdict]:
     ``[[expect.custom]]`` and the installed ``dq_harness.checkers`` entry points)."""
     from harness.checkers import custom
 
-    invariants = custom.chosen(ctx.expect, names, ctx.record.scenario.source, list(CHECKERS))
+    invariants = custom.chosen(
+        ctx.expectations.custom, names, ctx.record.scenario.source, list(CHECKERS)
+    )
     verdicts = [CHECKERS[name].check(ctx) for name in builtin_checks(names)]
     return verdicts + [custom.judge(ctx, c) for c in invariants]

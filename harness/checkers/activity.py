@@ -37,6 +37,7 @@ import datetime as dt
 import fnmatch
 import itertools
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
@@ -69,7 +70,13 @@ SHOWN = 8  # names listed in the message; the evidence lists all
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    schedules: tuple[str, ...] = ()  # names or globs that must exist and fire every period
+    tasks: dict[str, tuple[int, dt.timedelta, str]] = field(default_factory=dict)  # glob → rate
+
+
+def options(r: Any) -> Options:
     schedules = r.get("schedules", list, default=[])
     for i, name in enumerate(schedules):
         if not isinstance(name, str) or not name.strip():
@@ -80,7 +87,7 @@ def options(r: Any) -> dict[str, Any]:
         table.seen.add(glob)
         tasks[glob] = parse_rate(rate, lambda reason, g=glob: table.fail(reason, g))
     table.done()
-    return {"schedules": list(schedules), "tasks": tasks}
+    return Options(tuple(schedules), tasks)
 
 
 def parse_rate(rate: Any, fail: Any) -> tuple[int, dt.timedelta, str]:
@@ -102,18 +109,18 @@ def check(ctx: RunContext) -> Verdict:
     fired = _fires(ctx)
     problems: list[Problem] = []
     judged = 0
-    for pattern in opts.get("schedules", []):
+    for pattern in opts.schedules:
         rows = [r for r in ctx.schedules if fnmatch.fnmatchcase(_name(r), pattern)]
         if not rows:
             problems.append(_missing(pattern))
         for row in rows:
             judged += 1
             problems += _schedule(ctx, row, fired.get(_name(row), []))
-    for glob, (count, period, unit) in opts.get("tasks", {}).items():
+    for glob, (count, period, unit) in opts.tasks.items():
         problems += _task_rate(ctx, glob, count, period, unit)
     info, notes = _information(ctx, fired)
-    rules = judged + len(opts.get("tasks", {}))
-    held = f"{judged} schedules fired every period, {len(opts.get('tasks', {}))} task rates met"
+    rules = judged + len(opts.tasks)
+    held = f"{judged} schedules fired every period, {len(opts.tasks)} task rates met"
     ok = f"{held}; {info}" if rules else info
     first = problems[0].message if problems else ""
     return Verdict.of(

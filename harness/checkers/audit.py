@@ -14,6 +14,7 @@ per instant.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls
@@ -24,7 +25,16 @@ DEFAULT_REQUIRE = ("effects",)
 DOC = "every execution with an external effect or a failure left an audit row (if configured)"
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    model: str | None = None  # app_label.Model (else the setting HARNESS_AUDIT_MODEL)
+    time_field: str = "created_at"
+    require: tuple[str, ...] = DEFAULT_REQUIRE
+    funcs: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+
+def options(r: Any) -> Options:
     model = r.get("model", str, default=None)
     if model is not None and model.count(".") != 1:
         r.fail(f"{model!r} is not 'app_label.ModelName'", "model")
@@ -32,18 +42,19 @@ def options(r: Any) -> dict[str, Any]:
     for i, item in enumerate(require):
         if item not in ("effects", "failures", "all"):
             r.fail(f"{item!r} is not one of effects, failures, all", f"require[{i}]")
-    return {
-        "require": require,
-        "model": model,
-        "time_field": r.get("time_field", str, default="created_at"),
-        "funcs": r.get("funcs", list, default=None),
-        "exclude": r.get("exclude", list, default=[]),
-    }
+    funcs = r.get("funcs", list, default=None)
+    return Options(
+        model=model,
+        time_field=r.get("time_field", str, default="created_at"),
+        require=tuple(require),
+        funcs=None if funcs is None else tuple(funcs),
+        exclude=tuple(r.get("exclude", list, default=[])),
+    )
 
 
 def check(ctx: RunContext) -> Verdict:
     audit = ctx.audit
-    wanted = ctx.options(NAME).get("model")
+    wanted = ctx.options(NAME).model
     if audit is None and not wanted:
         return Verdict(NAME, True, "no audit model configured: nothing to check")
     if audit is None or (wanted and wanted.lower() != audit["model"].lower()):
@@ -94,8 +105,8 @@ def _required_runs(ctx: RunContext) -> tuple[dict[Any, list[Any]], set[Any], set
     """The start events of the executions that must be audited, by start instant; and the
     (task, attempt) runs that had an external effect, and those that failed."""
     opts = ctx.options(NAME)
-    funcs, exclude = opts.get("funcs"), set(opts.get("exclude") or [])
-    require = set(opts.get("require") or DEFAULT_REQUIRE)
+    funcs, exclude = opts.funcs, set(opts.exclude)
+    require = set(opts.require or DEFAULT_REQUIRE)
     effects = {
         (entry.task_id, entry.attempt)
         for entry in (ctx.ledger.entries() if ctx.ledger is not None else [])

@@ -94,7 +94,7 @@ def as_invariant(target: Any, call: str, source: str, where: str) -> Invariant:
 
 
 def chosen(
-    expect: dict[str, Any], checks: list[str] | None, source: str, builtin: list[str]
+    entries: list[dict[str, Any]], checks: list[str] | None, source: str, builtin: list[str]
 ) -> list[Chosen]:
     """The invariants a run with this ``[expect]`` judges, imported and checked: names unique
     and no built-in checker's, options the function accepts."""
@@ -111,7 +111,7 @@ def chosen(
             reason = f"cannot load {ep.value!r}: {type(exc).__name__}: {exc}"
             raise InvariantError(source, where, reason) from None
         out.append(Chosen(name, as_invariant(target, ep.value, source, where), {}, where))
-    for i, entry in enumerate(expect.get(KEY) or []):
+    for i, entry in enumerate(entries):
         where = f"expect.{KEY}[{i}]"
         inv = load(entry["call"], source, f"{where}.call")
         name = entry.get("name") or inv.name

@@ -4,6 +4,7 @@ a per-process cache."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
@@ -14,8 +15,13 @@ NAME = "driver-findings"
 DOC = "django-q2 logged no error the cluster would swallow (scheduler, save, watchdog)"
 
 
-def options(r: Any) -> dict[str, Any]:
-    return {}
+@dataclass(frozen=True)
+class Options:
+    """It has none."""
+
+
+def options(r: Any) -> Options:
+    return Options()
 
 
 def problem(finding: dict[str, Any], message: str) -> Problem:

@@ -7,6 +7,7 @@ term: each is one ledger effect recorded more than once for the same (fake, effe
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
@@ -25,19 +26,24 @@ DEFAULT_ONCE = (
 )
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    once: tuple[str, ...] | None = None  # None: the defaults and every fake's declared ones
+
+
+def options(r: Any) -> Options:
     once = r.get("once", list, default=None)
     if once is None:
-        return {}
+        return Options()
     if not all(isinstance(x, str) for x in once):
         r.fail("a list of effect names", "once")
-    return {"once": once}
+    return Options(tuple(once))
 
 
 def once_effects(ctx: RunContext) -> set[str]:
     """The effects judged: ``once`` as the scenario names them; else the defaults and every
     effect a fake declared must happen once (a project's fake: ``route(..., once=True)``)."""
-    named = ctx.options(NAME).get("once")
+    named = ctx.options(NAME).once
     if named is not None:
         return set(named)
     assert ctx.ledger is not None

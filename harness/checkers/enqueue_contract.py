@@ -14,6 +14,7 @@ parses them (``ast.literal_eval``; keyword syntax for kwargs).
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, call_repr
@@ -23,8 +24,13 @@ NAME = "enqueue-contract"
 DOC = "every enqueued dotted path resolves and its signature accepts the arguments"
 
 
-def options(r: Any) -> dict[str, Any]:
-    return {}
+@dataclass(frozen=True)
+class Options:
+    """It has none."""
+
+
+def options(r: Any) -> Options:
+    return Options()
 
 
 def signature(recorded: Any) -> inspect.Signature | str | None:

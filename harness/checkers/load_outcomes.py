@@ -11,6 +11,7 @@ do not fail it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
@@ -22,8 +23,13 @@ NAME = "load-outcomes"
 DOC = "load arrivals returned (no more raised or returned an error than allow_failures says)"
 
 
-def options(r: Any) -> dict[str, Any]:
-    return {}
+@dataclass(frozen=True)
+class Options:
+    """It has none."""
+
+
+def options(r: Any) -> Options:
+    return Options()
 
 
 def check(ctx: RunContext) -> Verdict:

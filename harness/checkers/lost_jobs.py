@@ -8,6 +8,7 @@ simulated cluster serves.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, call_repr
@@ -17,8 +18,13 @@ NAME = "lost-jobs"
 DOC = "every enqueued task completed, failed terminally, or is legitimately pending at the end"
 
 
-def options(r: Any) -> dict[str, Any]:
-    return {}
+@dataclass(frozen=True)
+class Options:
+    """It has none."""
+
+
+def options(r: Any) -> Options:
+    return Options()
 
 
 def check(ctx: RunContext) -> Verdict:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, call_repr
@@ -20,16 +21,22 @@ NAME = "queue-bound"
 DOC = "claimed work per cluster within queue_limit + bulk + workers; backlog and wait bounded"
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    max_depth: int | None = None
+    max_wait: dt.timedelta | None = None
+
+
+def options(r: Any) -> Options:
     depth = r.get("max_depth", int, default=None)
     if depth is not None and depth < 0:
         r.fail("must not be negative", "max_depth")
-    return {"max_depth": depth, "max_wait": r.duration("max_wait", default=None)}
+    return Options(depth, r.duration("max_wait", default=None))
 
 
 def check(ctx: RunContext) -> Verdict:
     opts = ctx.options(NAME)
-    max_depth, max_wait = opts.get("max_depth"), opts.get("max_wait")
+    max_depth, max_wait = opts.max_depth, opts.max_wait
     problems: list[Problem] = []
     reported: set[str] = set()
     for load in ctx.history.loads:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls
@@ -41,7 +42,16 @@ DOC = "no execution counted a success returned an error-shaped result or logged 
 LEVELS = {"WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    shapes: Shapes = field(default_factory=Shapes)
+    level: str = "ERROR"
+    logs: str = "report"  # "fail": logged errors alone fail the run too
+    ignore: tuple[str, ...] = ()  # globs of task functions
+    ignore_messages: tuple[str, ...] = ()  # regular expressions over a record's message
+
+
+def options(r: Any) -> Options:
     shapes = r.get("shapes", list, default=None)
     if shapes is not None:
         for i, shape in enumerate(shapes):
@@ -62,25 +72,25 @@ def options(r: Any) -> dict[str, Any]:
     logs = r.get("logs", str, default="report")
     if logs not in ("report", "fail"):
         r.fail(f"{logs!r}: use 'report' or 'fail'", "logs")
-    return {
-        "logs": logs,
-        "shapes": Shapes(tuple(shapes) if shapes is not None else DEFAULT_SHAPES, tuple(patterns)),
-        "level": level,
-        "ignore": [str(g) for g in ignore],
-        "ignore_messages": list(ignore_messages),
-    }
+    return Options(
+        shapes=Shapes(tuple(shapes) if shapes is not None else DEFAULT_SHAPES, tuple(patterns)),
+        level=level,
+        logs=logs,
+        ignore=tuple(str(g) for g in ignore),
+        ignore_messages=tuple(ignore_messages),
+    )
 
 
 def shapes_of(ctx: RunContext) -> Shapes:
     """The error shapes this run is judged with (the load-outcomes checker uses them too)."""
-    return ctx.options(NAME).get("shapes") or Shapes()
+    return ctx.options(NAME).shapes
 
 
 def check(ctx: RunContext) -> Verdict:
     opts = ctx.options(NAME)
     shapes = shapes_of(ctx)
-    level = LEVELS[opts.get("level", "ERROR")]
-    ignore, quiet = opts.get("ignore", []), opts.get("ignore_messages", [])
+    level = LEVELS[opts.level]
+    ignore, quiet = opts.ignore, opts.ignore_messages
     calls = enqueued_calls(ctx)
     failures: list[Problem] = []
     logged: list[Problem] = []
@@ -115,7 +125,7 @@ def check(ctx: RunContext) -> Verdict:
             cause = f"logged {record[0]} {record[1]}: {steady(record[2])}"
             message = f"{head} returned normally but {said}"
             logged.append(Problem(NAME, "logged-error", func, cause, message, attempt.ended))
-    if opts.get("logs") == "fail":
+    if opts.logs == "fail":
         failures, logged = failures + logged, []
     note = f"; {len(logged)} more logged errors (logs = 'report')" if logged else ""
     first = failures[0].message if failures else ""

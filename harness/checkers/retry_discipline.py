@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls
@@ -35,11 +36,16 @@ FOREVER_AFTER = 3  # consecutive failed attempts, still queued, with unlimited r
 FALLBACK_BOUND = 5  # attempts allowed when neither the scenario nor the cluster sets a bound
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    max_attempts: int | None = None  # None: the cluster's own
+
+
+def options(r: Any) -> Options:
     bound = r.get("max_attempts", int, default=None)
     if bound is not None and bound < 1:
         r.fail("must be at least 1", "max_attempts")
-    return {"max_attempts": bound}
+    return Options(bound)
 
 
 def _task_checks(ctx: RunContext, problems: list[Problem]) -> int:
@@ -58,7 +64,7 @@ def _task_checks(ctx: RunContext, problems: list[Problem]) -> int:
         cause = "started again while an earlier attempt still ran (retry shorter than run time)"
         problems.append(Problem(NAME, "overlap", _func(t), cause, message, attempt.started))
     ran = [t for t in ctx.history.tasks.values() if t.attempts]
-    default_bound = ctx.options(NAME).get("max_attempts")
+    default_bound = ctx.options(NAME).max_attempts
     for t in sorted(ran, key=lambda t: t.attempts[0].seq):
         found = _bounded(ctx, t, enq, default_bound)
         if found is not None:

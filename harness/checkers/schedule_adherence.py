@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
@@ -33,14 +34,21 @@ DOC = (
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    at: dict[str, str] = field(default_factory=dict)  # schedule → intended local "HH:MM"
+    ignore: tuple[str, ...] = ()
+    tolerance: dt.timedelta | None = None  # None: one scheduler pass
+
+
+def options(r: Any) -> Options:
     at = r.get("at", dict, default={})
     for name, value in at.items():
         if not isinstance(value, str) or not _HHMM.match(value):
             r.fail(f"{value!r} is not a local time 'HH:MM'", f"at.{name}")
     ignore = r.get("ignore", list, default=[])
     tolerance = r.duration("tolerance", default=None)
-    return {"at": at, "ignore": ignore, "tolerance": tolerance}
+    return Options(dict(at), tuple(ignore), tolerance)
 
 
 def _wall(day: dt.date, hhmm: tuple[int, int, int], zone: Any) -> dt.datetime:
@@ -161,9 +169,9 @@ def first_run_outside(
 
 def check(ctx: RunContext) -> Verdict:
     opts = ctx.options(NAME)
-    pins: dict[str, str] = opts.get("at", {})
-    ignore = set(opts.get("ignore", []))
-    tolerance = opts.get("tolerance") or PASS + dt.timedelta(
+    pins = opts.at
+    ignore = set(opts.ignore)
+    tolerance = opts.tolerance or PASS + dt.timedelta(
         seconds=1 + max([s.phase for s in ctx.clusters] or [0])
     )
     fired = _fired(ctx)

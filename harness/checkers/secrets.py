@@ -12,6 +12,7 @@ record never holds a secret and this checker looks for markers; evidence never p
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
@@ -23,7 +24,14 @@ _MARKER = re.compile(r"«secret:([^»]+)»")  # where the runner found a configu
 DEFAULT_PATTERNS = (r"\bsk_(?:live|test)_[A-Za-z0-9_]{6,}", r"\bwhsec_[A-Za-z0-9_]{6,}")
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    settings: tuple[str, ...] = ()  # setting names whose values are secrets
+    values: tuple[str, ...] = ()  # literal secret values
+    patterns: tuple[str, ...] = DEFAULT_PATTERNS  # secret-shaped strings nobody listed
+
+
+def options(r: Any) -> Options:
     settings = r.get("settings", list, default=[])
     values = r.get("values", list, default=[])
     patterns = r.get("patterns", list, default=list(DEFAULT_PATTERNS))
@@ -32,7 +40,7 @@ def options(r: Any) -> dict[str, Any]:
             re.compile(p)
         except (re.error, TypeError) as exc:
             r.fail(f"bad regular expression: {exc}", f"patterns[{i}]")
-    return {"settings": settings, "values": values, "patterns": patterns}
+    return Options(tuple(settings), tuple(str(v) for v in values), tuple(patterns))
 
 
 def _sources(ctx: RunContext) -> list[tuple[str, str, str]]:
@@ -50,7 +58,7 @@ def _sources(ctx: RunContext) -> list[tuple[str, str, str]]:
 
 
 def check(ctx: RunContext) -> Verdict:
-    patterns = [re.compile(p) for p in ctx.options(NAME).get("patterns", DEFAULT_PATTERNS)]
+    patterns = [re.compile(p) for p in ctx.options(NAME).patterns]
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     for where, kind, text in _sources(ctx):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
@@ -34,7 +35,12 @@ _WAITS = {"p50_wait": 50, "p95_wait": 95, "max_wait": 100}
 _DURATIONS = {"p95_duration": 95, "max_duration": 100}
 
 
-def options(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # glob → its bounds
+
+
+def options(r: Any) -> Options:
     rules = {}
     for pattern in list(r.data):
         t = r.table(pattern)
@@ -59,11 +65,11 @@ def options(r: Any) -> dict[str, Any]:
         t.done()
         rule.update(per=per, ignore_groups=[str(g) for g in ignore])
         rules[pattern] = rule
-    return {"rules": rules}
+    return Options(rules)
 
 
 def check(ctx: RunContext) -> Verdict:
-    rules = ctx.options(NAME).get("rules") or {}
+    rules = ctx.options(NAME).rules
     if not rules:
         return Verdict(NAME, True, _summary(by_function(ctx.history, ctx.end)))
     problems: list[Problem] = []

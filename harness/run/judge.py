@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from harness.checkers import RunContext, Verdict, run_all
 from harness.checkers.baseline import Baseline, Entry
+from harness.checkers.expectations import parse
 from harness.record.run import RunRecord
 
 
@@ -20,23 +21,17 @@ class Judgement(NamedTuple):
     fixed: list[Entry]  # baseline entries that no longer occur ("remove from baseline")
 
 
-def parse_expect(raw: dict[str, Any], source: str) -> tuple[dict[str, dict[str, Any]], list | None]:
-    """The ``[expect]`` tables of a record, validated and parsed as the scenario reader does."""
-    from harness.scenario.parse import parse_expect_table
-
-    return parse_expect_table(raw, source)
-
-
 def judge(
     record: RunRecord, expect_raw: dict[str, Any] | None = None, baseline: Baseline | None = None
 ) -> Judgement:
     """Every chosen checker's verdict on ``record`` (``expect_raw``: other expectations;
     ``baseline``: other known problems than the record's own)."""
     raw = record.scenario.expect if expect_raw is None else expect_raw
-    expect, checks = parse_expect(raw, record.scenario.source)
+    expectations = parse(raw, record.scenario.source)
+    checks = expectations.checks
     if checks is None and expect_raw is None:
         checks = record.scenario.checks
-    verdicts = run_all(RunContext(record, expect), checks)
+    verdicts = run_all(RunContext(record, expectations), checks)
     if baseline is None and record.baseline is not None:
         baseline = Baseline.from_data(record.baseline, record.baseline.get("source", "<run>"))
     if baseline is None:

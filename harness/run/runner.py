@@ -239,7 +239,7 @@ def _simulate(
     collector = Collector(resolve_invariants(scenario), scenario.zone)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, sim:
         ledger, built, rules = fake_mounts.mount(scenario, sim, rsps, seed)
-        secrets = snapshot.secret_values(scenario.expect.get("secrets", {}), built)
+        secrets = snapshot.secret_values(_expectations(scenario).of("secrets"), built)
         collector.install(sim)
         try:
             deploy(sim, scenario, resolved, built)
@@ -341,7 +341,8 @@ def _record(
 
     from harness.run import snapshot
 
-    secrets = snapshot.secret_values(scenario.expect.get("secrets", {}), built)
+    expectations = _expectations(scenario)
+    secrets = snapshot.secret_values(expectations.of("secrets"), built)
     funcs = {t.data["func"] for t in sim.timeline.of("task.enqueued") if t.data.get("func")}
     return RunRecord(
         scenario=ScenarioFacts(
@@ -351,7 +352,7 @@ def _record(
             start=scenario.start,
             duration=scenario.duration,
             seed=scenario.seed,
-            expect=scenario.expect if scenario.expect_raw is None else scenario.expect_raw,
+            expect=scenario.expect,
             checks=scenario.checks,
             loads=[
                 {"name": spec.name, "call": spec.call, "allow_failures": spec.allow_failures}
@@ -371,7 +372,7 @@ def _record(
             setup_schedules=setup_schedules,
             logs=logs,
             secrets=secrets,
-            audit_options=scenario.expect.get("audit", {}),
+            audit_options=expectations.of("audit"),
             start=scenario.start,
             funcs=funcs,
             task_functions=snapshot.task_functions(
@@ -383,6 +384,13 @@ def _record(
         django_q=django_q_version(),
         secret_values=secrets,
     )
+
+
+def _expectations(scenario: Scenario) -> Any:
+    """The scenario's ``[expect]``, read (:func:`harness.checkers.expectations.parse`)."""
+    from harness.checkers.expectations import parse
+
+    return parse(scenario.expect, scenario.source)
 
 
 def _cluster_specs(scenario: Scenario) -> list[Any]:

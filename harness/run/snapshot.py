@@ -43,17 +43,17 @@ def schedules() -> list[dict[str, Any]]:
     )
 
 
-def secret_values(options: dict[str, Any], fakes: dict[str, Any]) -> list[tuple[str, str]]:
+def secret_values(options: Any, fakes: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) of every secret the run looks for: the settings and literal values the
     scenario names, and the credentials given to the fakes."""
     from django.conf import settings
 
     out = []
-    for name in options.get("settings", []):
+    for name in options.settings:
         value = getattr(settings, name, None)
         if value:
             out.append((f"setting {name}", str(value)))
-    for i, value in enumerate(options.get("values", [])):
+    for i, value in enumerate(options.values):
         out.append((f"secret value #{i + 1}", str(value)))
     for kind, (fake, fake_options) in fakes.items():
         own = tuple(getattr(fake, "credentials", ()))  # a project's fake names its own
@@ -69,7 +69,7 @@ def take(
     setup_schedules: list[dict[str, Any]],
     logs: list[str],
     secrets: list[tuple[str, str]],
-    audit_options: dict[str, Any],
+    audit_options: Any,
     start: dt.datetime,
     funcs: set[str],
     task_functions: list[str] | None = None,
@@ -115,18 +115,18 @@ def _task_rows(secrets: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
 
 
 def _audit(
-    options: dict[str, Any], start: dt.datetime, secrets: list[tuple[str, str]]
+    options: Any, start: dt.datetime, secrets: list[tuple[str, str]]
 ) -> dict[str, Any] | None:
     """The audit model's rows written during the run (the model named by the scenario or by the
     setting ``HARNESS_AUDIT_MODEL``), or None when there is none."""
     from django.apps import apps
     from django.conf import settings
 
-    label = options.get("model") or getattr(settings, "HARNESS_AUDIT_MODEL", None)
+    label = options.model or getattr(settings, "HARNESS_AUDIT_MODEL", None)
     if not label:
         return None
     model = apps.get_model(label)
-    field = options.get("time_field", "created_at")
+    field = options.time_field
     rows = []
     for obj in model.objects.filter(**{f"{field}__gte": start}).order_by(field, "pk"):
         values = {f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields}

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.distributions import Distribution
-from harness.errors import HarnessError
+from harness.errors import ScenarioError
 from harness.fakes import FAKES
+
+__all__ = ["FAKE_KINDS", "SHAPES", "FakeSpec", "LoadSpec", "Scenario", "ScenarioError", "SetupStep"]
 
 FAKE_KINDS: tuple[str, ...] = tuple(FAKES)
 SHAPES: dict[str, tuple[float, ...]] = {
@@ -23,14 +25,6 @@ SHAPES: dict[str, tuple[float, ...]] = {
         (0.2,) * 7 + (0.6, 1.0, 1.6, 1.8, 1.8, 1.4, 1.6, 1.8, 1.6, 1.4, 1.0, 0.8) + (0.5,) * 5
     ),
 }
-
-
-class ScenarioError(HarnessError):
-    """A scenario is malformed: one line naming the file, the key path and the reason."""
-
-    def __init__(self, source: str, where: str, reason: str) -> None:
-        self.source, self.where, self.reason = source, where, reason
-        super().__init__(f"{source}: {where}: {reason}" if where else f"{source}: {reason}")
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -104,8 +98,7 @@ class Scenario:
     durations_from: dict[str, Distribution] = field(default_factory=dict)  # measured
     loads: list[LoadSpec] = field(default_factory=list)
     fakes: list[FakeSpec] = field(default_factory=list)
-    expect: dict[str, dict[str, Any]] = field(default_factory=dict)  # checker → options
-    expect_raw: dict[str, Any] | None = None  # the [expect] tables as written (None: expect)
+    expect: dict[str, Any] = field(default_factory=dict)  # [expect] as written (checker → table)
     checks: list[str] | None = None  # None: every checker
     gate_until: dt.timedelta | None = None  # the golden covers start .. start + gate_until
     source: str = "<scenario>"

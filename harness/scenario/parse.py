@@ -360,70 +360,14 @@ def _check_fake_options(f: OptionsReader, kind: str, options: dict[str, Any]) ->
 
 
 def _parse_expect(t: OptionsReader, scenario: Scenario) -> None:
-    scenario.expect_raw = dict(t.data)
+    """``[expect]``: kept as written (what a run records); read once here to refuse mistakes."""
+    from harness.checkers.expectations import parse as parse_expect
+
+    scenario.expect = dict(t.data)
     t.seen.update(t.data)
-    scenario.expect, checks = parse_expect_table(t.data, t.source)
+    checks = parse_expect(t.data, t.source).checks
     if checks is not None:
         scenario.checks = checks
-
-
-def parse_expect_table(
-    raw: Mapping[str, Any], source: str
-) -> tuple[dict[str, dict[str, Any]], list[str] | None]:
-    """An ``[expect]`` table → (checker → parsed options, the chosen checks or None).
-
-    Each checker validates its own table through an :class:`OptionsReader`; the same function
-    re-reads a saved run's expectations (``harness judge``). ``[[expect.custom]]`` entries are
-    checked for shape here; their functions import once the project is on the path
-    (:func:`harness.checkers.custom.chosen`)."""
-    from harness.checkers import CHECKERS
-    from harness.checkers.custom import KEY, entry_points
-
-    t = OptionsReader(source, raw, "expect")
-    parsed: dict[str, Any] = {}
-    if t.has(KEY):
-        parsed[KEY] = _parse_custom(t, t.get(KEY, list))
-    checks = t.get("checks", list, default=None)
-    if checks is not None:
-        named = {entry["name"] for entry in parsed.get(KEY, [])}
-        known = [*CHECKERS, *sorted(entry_points()), *sorted(n for n in named if n)]
-        for i, name in enumerate(checks):
-            if not isinstance(name, str):
-                t.fail(f"expected a checker name, got {_show(name)}", f"checks[{i}]")
-            if name.removeprefix("!") not in known and None not in named:  # else: once imported
-                t.fail(f"unknown checker {name!r}; known: {', '.join(known)}", f"checks[{i}]")
-        checks = list(checks)
-    for name in list(t.data):
-        if name in ("checks", KEY):
-            continue
-        if name not in CHECKERS:
-            t.fail(
-                f"unknown checker; known: {', '.join(CHECKERS)} (your own: [[expect.custom]])", name
-            )
-        options = t.table(name)
-        parsed[name] = CHECKERS[name].options(options)
-        options.done()
-    t.done()
-    return parsed, checks
-
-
-def _parse_custom(r: OptionsReader, items: list[Any]) -> list[dict[str, Any]]:
-    """``[[expect.custom]]``: ``call`` (``module:function``), optional ``name`` and ``options``
-    — shapes only (no project import without Django and the project's path)."""
-    from harness.checkers.invariants import NAME
-
-    out = []
-    for i, item in enumerate(items):
-        t = OptionsReader(r.source, item, f"expect.custom[{i}]")
-        call = t.get("call", str, required=True)
-        if not APP_PATH.match(call):
-            t.fail(f"{call!r} is not a dotted path like 'myproject.invariants:no_double'", "call")
-        name = t.get("name", str, default=None)
-        if name is not None and not NAME.match(name):
-            t.fail(f"{name!r} is not a checker name (letters, digits, '-', '_', '.')", "name")
-        out.append({"call": call, "name": name, "options": t.get("options", dict, default={})})
-        t.done()
-    return out
 
 
 def parse_until(

@@ -14,18 +14,16 @@ import re
 from typing import Any
 
 import harness.options as options
-from harness.options import EARLIEST, LATEST, show
+from harness.options import APP_PATH, EARLIEST, LATEST, show
 from harness.scenario.model import ScenarioError
 
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")  # a module may be top-level
 _COMMAND = re.compile(r"^[A-Za-z_][\w-]*$")
-APP_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$")
-"""``dotted.path:Class`` or ``dotted.path.Class``: a project's own fake."""
 
 _show = show
 _valid_cron = options.valid_cron
-__all__ = ["EARLIEST", "LATEST", "OptionsReader"]
+__all__ = ["APP_PATH", "EARLIEST", "LATEST", "OptionsReader"]
 
 
 class OptionsReader(options.OptionsReader):

@@ -65,7 +65,7 @@ def project_expect(scenario: Scenario) -> None:
     so a saved run is judged the same way without the project."""
     from django.conf import settings
 
-    from harness.scenario.parse import parse_expect_table
+    from harness.checkers.expectations import parse as parse_expect
 
     own = getattr(settings, "HARNESS_EXPECT", None)
     if not own:
@@ -73,15 +73,9 @@ def project_expect(scenario: Scenario) -> None:
     source = f"settings {getattr(settings, 'SETTINGS_MODULE', '?')}: HARNESS_EXPECT"
     if not isinstance(own, dict) or "checks" in own:
         raise ScenarioError(source, "", "a dict of checker name → options (no 'checks')")
-    parse_expect_table(own, source)  # the project's own errors name the setting
-    # A scenario read from TOML keeps its tables as written (expect_raw) and parsed (expect);
-    # one built in Python has only ``expect``, as written: the record keeps the tables as
-    # written and the judge parses them.
-    written = scenario.expect_raw if scenario.expect_raw is not None else scenario.expect
+    parse_expect(own, source)  # the project's own errors name the setting
     for name, table in own.items():
-        written.setdefault(name, table)
-    if scenario.expect_raw is not None:
-        scenario.expect, _ = parse_expect_table(scenario.expect_raw, scenario.source)
+        scenario.expect.setdefault(name, table)
 
 
 def resolve_invariants(scenario: Scenario) -> list[Chosen]:
@@ -90,13 +84,11 @@ def resolve_invariants(scenario: Scenario) -> list[Chosen]:
     an unknown label, field or lookup, or a bad ``when``, is one line now, not after the run."""
     from harness.checkers import CHECKERS
     from harness.checkers.custom import chosen
-    from harness.scenario.parse import parse_expect_table
+    from harness.checkers.expectations import parse as parse_expect
 
-    expect, checks = scenario.expect, scenario.checks
-    if scenario.expect_raw is None:  # built in Python: the tables as written
-        expect, written = parse_expect_table(scenario.expect, scenario.source)
-        checks = written if checks is None else checks
-    found = chosen(expect, checks, scenario.source, list(CHECKERS))
+    expectations = parse_expect(scenario.expect, scenario.source)
+    checks = scenario.checks if scenario.checks is not None else expectations.checks
+    found = chosen(expectations.custom, checks, scenario.source, list(CHECKERS))
     for c in found:
         for key, spec in c.invariant.collect.items():
             _check_rows(scenario.source, c, key, spec)

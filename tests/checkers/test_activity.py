@@ -12,10 +12,10 @@ import pytest
 
 from harness.checkers import RunContext
 from harness.checkers.activity import check
+from harness.checkers.expectations import parse as parse_expect
 from harness.record.run import RunRecord, ScenarioFacts, Snapshot
 from harness.record.timeline import Timeline
 from harness.scenario import ScenarioError
-from harness.scenario.parse import parse_expect_table
 from harness.sim.cluster import ClusterSpec
 
 ZONE = "Europe/Bucharest"
@@ -52,8 +52,7 @@ def judge(
         clusters=[ClusterSpec(name="q")], default_cluster="q",
         snapshot=Snapshot(schedules=rows, task_functions=list(functions)),
     )  # fmt: skip
-    expect, _ = parse_expect_table({"activity": table or {}}, "<test>")
-    return check(RunContext(record, expect))
+    return check(RunContext(record, parse_expect({"activity": table or {}}, "<test>")))
 
 
 def every(first: dt.datetime, step: dt.timedelta, until: dt.datetime) -> list[dt.datetime]:
@@ -178,7 +177,7 @@ def test_task_rates_are_judged_per_full_period_from_the_start():
 )
 def test_a_bad_rate_is_one_line_naming_its_glob(rate, reason):
     with pytest.raises(ScenarioError) as info:
-        parse_expect_table({"activity": {"tasks": {"apps.*": rate}}}, "s.toml")
+        parse_expect({"activity": {"tasks": {"apps.*": rate}}}, "s.toml")
     assert str(info.value) == f"s.toml: expect.activity.tasks.apps.*: {reason}"
 
 

@@ -14,12 +14,12 @@ import pytest
 from harness import Problem, invariant, rows
 from harness.checkers.baseline import Baseline
 from harness.checkers.custom import InvariantError, entry_points
+from harness.checkers.expectations import parse as parse_expect_table
 from harness.checkers.invariants import Invariant
 from harness.record.run import RunRecord, ScenarioFacts, Snapshot
 from harness.record.timeline import Timeline
 from harness.run.judge import judge
 from harness.scenario import ScenarioError
-from harness.scenario.parse import parse_expect_table
 from harness.sim.cluster import ClusterSpec
 
 START = dt.datetime(2026, 3, 1, 5, 0, tzinfo=dt.UTC)  # midnight in New York

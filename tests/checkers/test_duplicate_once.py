@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from harness.checkers import RunContext, Verdict
-from harness.checkers.duplicate_effects import check, options
+from harness.checkers.duplicate_effects import check
+from harness.checkers.expectations import parse
 from harness.fakes import LedgerEntry
 from harness.record.run import RunRecord, ScenarioFacts, Snapshot
 from harness.record.timeline import Timeline
-from harness.scenario.reader import OptionsReader
 from harness.sim.cluster import ClusterSpec
 
 START = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
@@ -28,8 +28,7 @@ def _verdict(entries: list[LedgerEntry], table: dict) -> Verdict:
         clusters=[ClusterSpec(name="q")], default_cluster="q", snapshot=Snapshot(),
         ledger=entries,
     )  # fmt: skip
-    opts = options(OptionsReader("<test>", table, "expect.duplicate-effects"))
-    return check(RunContext(record, {"duplicate-effects": opts}))
+    return check(RunContext(record, parse({"duplicate-effects": table}, "<test>")))
 
 
 def _judge(entries: list[LedgerEntry], table: dict) -> tuple[bool, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.checkers import CHECKERS, RunContext, audit
+from harness.checkers.expectations import parse
 from harness.checkers.problems import roots
 from harness.record.run import RunRecord, ScenarioFacts, Snapshot
 from harness.record.timeline import Timeline
@@ -94,7 +95,9 @@ def test_an_audit_model_that_was_not_recorded_is_a_problem_too(recorded):
         seed=0, end=start + dt.timedelta(hours=1), timeline=Timeline(), clusters=[],
         default_cluster=None, snapshot=Snapshot(audit=rows),
     )  # fmt: skip
-    verdict = audit.check(RunContext(record, {"audit": {"model": "common.AuditEvent"}}))
+    verdict = audit.check(
+        RunContext(record, parse({"audit": {"model": "common.AuditEvent"}}, "<test>"))
+    )
     assert not verdict.ok and verdict.message.startswith("rows of common.AuditEvent were not")
     assert [(p.rule, p.subject) for p in verdict.problems] == [
         ("model-not-recorded", "common.AuditEvent")

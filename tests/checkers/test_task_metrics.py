@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 
 from harness.checkers import RunContext, Verdict
-from harness.checkers.task_metrics import check, options
+from harness.checkers.expectations import parse
+from harness.checkers.task_metrics import check
 from harness.record.metrics import percentile
 from harness.record.run import RunRecord, ScenarioFacts, Snapshot
 from harness.record.timeline import Timeline
 from harness.scenario import ScenarioError
-from harness.scenario.reader import OptionsReader
 from harness.sim.cluster import ClusterSpec
 
 START = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
@@ -39,8 +39,7 @@ def _verdict(tl: Timeline, table: dict) -> Verdict:
         scenario=facts, seed=0, end=END, timeline=tl, clusters=[ClusterSpec(name="q")],
         default_cluster="q", snapshot=Snapshot(),
     )  # fmt: skip
-    opts = options(OptionsReader("<test>", table, "expect.task-metrics"))
-    return check(RunContext(record, {"task-metrics": opts}))
+    return check(RunContext(record, parse({"task-metrics": table}, "<test>")))
 
 
 def _judge(tl: Timeline, table: dict) -> tuple[bool, str, list[str]]:
@@ -148,5 +147,5 @@ def test_a_rule_matching_nothing_fails():
 )
 def test_bad_options_are_one_line_with_the_key_path(table, reason):
     with pytest.raises(ScenarioError, match=reason) as info:
-        options(OptionsReader("s.toml", table, "expect.task-metrics"))
+        parse({"task-metrics": table}, "s.toml")
     assert str(info.value).startswith("s.toml: expect.task-metrics")

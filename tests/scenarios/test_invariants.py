@@ -31,7 +31,6 @@ def scenario(*custom: dict, **fields) -> Scenario:
         start=base.start + dt.timedelta(minutes=20),
         duration=dt.timedelta(hours=36),
         expect=expect,
-        expect_raw=None,
         checks=None,
         project_root=HERE.parents[1],
         paths=[HERE.parents[1] / "reference"],
