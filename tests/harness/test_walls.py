@@ -136,6 +136,18 @@ def test_the_library_never_imports_the_reference_platform():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_the_library_ships_no_test_modules():
+    """Nothing in the wheel looks like tests to pytest (a sweep's items come from a plugin)."""
+    patterns = ("test_*.py", "*_test.py", "conftest.py")  # pytest's python_files, conftest
+    found = sorted(name for name, p in MODULES.items() if any(p.match(pat) for pat in patterns))
+    for name, path in MODULES.items():  # nor a test function or class in another module
+        for node in ast.parse(path.read_text()).body:
+            kinds = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+            if isinstance(node, kinds) and node.name.lower().startswith("test"):
+                found.append(f"{name}.{node.name}")
+    assert found == []
+
+
 def test_no_module_is_over_500_lines():
     long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 500}
     assert long == {}
