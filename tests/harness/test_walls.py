@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parents[2] / "harness"
-REFERENCE_PACKAGES = {"apps", "config", "scenarios"}  # the reference platform's top level
+REFERENCE_PACKAGES = {"apps", "config", "scenarios"}  # reference/apps, reference/config, scenarios/
 LEAVES = {
     "harness.distributions",
     "harness.durations",
