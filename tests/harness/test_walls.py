@@ -27,7 +27,7 @@ ALLOWED = {
     "checkers": ("harness.record", "harness.sim.cluster"),
     "scenario": ("harness.fakes", "harness.checkers", "harness.sim.cluster"),
     "infra": (),
-    "sim": ("harness.record", "harness.infra", "harness.fakes", "harness.checkers.cron"),
+    "sim": ("harness.record", "harness.infra", "harness.fakes"),
     "report": ("harness.record", "harness.checkers", "harness.fakes.faults"),
     "run": (
         "harness.record", "harness.checkers", "harness.scenario", "harness.sim",
