@@ -8,8 +8,8 @@
 * the report header: which database the run uses.
 
 Loaded before Django is configured, so nothing imports Django or django-q2 at module level. What
-the plugin keeps about a run lives on ``config.stash`` (as pytest-django keeps its own), never in
-a module global: two sessions in one process (pytester, an IDE) do not share it.
+the plugin keeps about a session lives on ``config.stash``, as pytest-django keeps its own, and
+it reads the harness only through public functions (``harness.infra.database.resolved``).
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ class ReplayItem(pytest.Item):
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ReplayJobs | None:
+    """The jobs file the session was started for, and no other file."""
     jobs = os.environ.get(JOBS_ENV)
     if jobs and file_path.resolve() == Path(jobs).resolve():
         return ReplayJobs.from_parent(parent, path=file_path)
