@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 # A month of the reference platform in production (every schedule, orders, invoices, an outage),
 # judged by every checker; prints the summary and the HTML report's path.
 demo: $(STAMP)
-	cd reference && ../$(PY) -m harness.cli replay month-in-production --report ../reports
+	$(PY) -m harness.cli replay month-in-production --report reports
 
 test: $(STAMP)
 	@tools/ensure-chromium

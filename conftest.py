@@ -11,12 +11,14 @@ from pathlib import Path
 
 # The reference platform lives in reference/ and is not installed: pytest finds it through the
 # ``pythonpath`` ini option; processes the tests start (qcluster, manage.py, harness) through
-# PYTHONPATH, and the harness finds its scenarios by name through HARNESS_SCENARIOS.
-_REFERENCE = Path(__file__).resolve().parent / "reference"
+# PYTHONPATH. The harness finds the repository's scenarios (scenarios/) by name through
+# HARNESS_SCENARIOS, whatever directory a test runs it from.
+_REPO = Path(__file__).resolve().parent
+_REFERENCE = _REPO / "reference"
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(_REFERENCE), os.environ.get("PYTHONPATH", "")) if p
 )
-os.environ.setdefault("HARNESS_SCENARIOS", str(_REFERENCE / "scenarios"))
+os.environ.setdefault("HARNESS_SCENARIOS", str(_REPO / "scenarios"))
 
 # The embedded server's lock lives in the runtime dir; give platformdirs one so that it does not
 # warn (which would break ``-W error``) and so every process agrees on the same path.

@@ -78,13 +78,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     gate.set_defaults(handler=cmd_gate)
 
 
-# -- helpers ---------------------------------------------------------------------------------------
-def golden_for(ref: str, scenario: Any) -> Path:
-    from harness.scenario import golden_path, locate
-
-    return golden_path(locate(ref))
-
-
 # -- commands --------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace) -> int:
     from harness.run import runner
@@ -122,7 +115,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_gate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.scenario import read, shipped
+    from harness.scenario import golden_path, locate, read, shipped
 
     console = Console()
     refs = args.scenarios or list(shipped())
@@ -130,9 +123,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     runs = _gate_parallel(args, scenarios) if args.workers else _gate_serial(args, scenarios)
     failures = 0
     for (ref, scenario), (timeline, failed) in zip(scenarios, runs, strict=True):
-        failures += _gate_one(
-            console, args.update, golden_for(ref, scenario), scenario, timeline, failed
-        )
+        golden = golden_path(locate(ref))
+        failures += _gate_one(console, args.update, golden, scenario, timeline, failed)
     return 1 if failures else 0
 
 

@@ -82,15 +82,22 @@ class FakeVirtualmin(FakeApp):
         username: str = DEFAULT_USERNAME,
         password: str = DEFAULT_PASSWORD,
         templates: Iterable[str] = DEFAULT_TEMPLATES,
+        max_domains: int | None = None,
         attribution: Attribution | None = None,
         max_body_bytes: int | None = None,
     ) -> None:
         super().__init__(
             ledger, now, faults, attribution=attribution, max_body_bytes=max_body_bytes
         )
+        if max_domains is not None and (
+            not isinstance(max_domains, int) or isinstance(max_domains, bool) or max_domains < 0
+        ):
+            raise ValueError(f"max_domains must be a whole number, 0 or more, got {max_domains!r}")
         self.username = username
         self.password = password
         self.templates = tuple(templates)
+        #: Domains each host holds before "server quota exceeded" (``None``: no limit).
+        self.max_domains = max_domains
         #: ``None`` accepts any Host (created on first contact); a set refuses unknown hosts.
         self.allowed_hosts = None if servers is None else {h.lower() for h in servers}
         self.servers: dict[str, VirtualminServer] = {}
@@ -101,7 +108,9 @@ class FakeVirtualmin(FakeApp):
         """The state of ``hostname`` (created if this fake accepts any host)."""
         host = hostname.lower()
         if host not in self.servers:
-            self.servers[host] = VirtualminServer(host, templates=self.templates)
+            self.servers[host] = VirtualminServer(
+                host, templates=self.templates, max_domains=self.max_domains
+            )
         return self.servers[host]
 
     def set_healthy(self, hostname: str, healthy: bool) -> None:

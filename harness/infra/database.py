@@ -350,6 +350,12 @@ def resolve(conn_max_age: int | None = None, check: bool = True) -> ResolvedData
 _RESOLVED: ResolvedDatabase | None = None
 
 
+def resolved() -> ResolvedDatabase | None:
+    """What :func:`resolve` found in this process, or None when nothing asked yet (it never
+    starts a server: the pytest plugin's report header only names what the settings chose)."""
+    return _RESOLVED
+
+
 def database_settings(conn_max_age: int | None = None) -> dict[str, Any]:
     """The ``DATABASES['default']`` entry; exits 2 with one line if there is no database.
 

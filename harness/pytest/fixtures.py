@@ -1,13 +1,38 @@
-"""The plugin's fixtures: ``qsim``, ``virtual_clock``, ``run_scenario`` and ``scenario``."""
+"""The plugin's fixtures: ``qsim``, ``virtual_clock``, ``run_scenario`` and ``scenario``.
+
+Typed for the user's editor and type checker (the package ships ``py.typed``); the types are
+imported only for checking, so loading the plugin still imports nothing of Django.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
 from harness.pytest.markers import qsim_kwargs, scenario_args
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from pathlib import Path
+
+    from harness.run.result import RunResult
+    from harness.scenario import Scenario
+    from harness.sim.clock import VirtualClock
+    from harness.sim.simulation import Simulation
+
+
+class RunScenario(Protocol):
+    """The ``run_scenario`` fixture: replay a scenario on a fresh database, judged."""
+
+    def __call__(
+        self,
+        ref: str | Path | Scenario,
+        seed: int | None = None,
+        until: str | dt.datetime | None = None,
+        baseline: str | Path | None = None,
+    ) -> RunResult: ...
 
 
 def _ensure_db(request: pytest.FixtureRequest) -> None:
@@ -16,7 +41,7 @@ def _ensure_db(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def qsim(request: pytest.FixtureRequest) -> Iterator[Any]:
+def qsim(request: pytest.FixtureRequest) -> Iterator[Simulation]:
     """A deterministic in-process Django-Q2 cluster under a virtual clock, on the test's
     database (inside pytest-django's test transaction, or ``django_db(transaction=True)``)."""
     options = qsim_kwargs(request.node)
@@ -30,7 +55,7 @@ def qsim(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def virtual_clock(request: pytest.FixtureRequest) -> Iterator[Any]:
+def virtual_clock(request: pytest.FixtureRequest) -> Iterator[VirtualClock]:
     """A stopped clock behind ``timezone.now()`` and ``time.time()``; only the test moves it."""
     from harness.sim.clock import VirtualClock
 
@@ -40,13 +65,18 @@ def virtual_clock(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def run_scenario(request: pytest.FixtureRequest) -> Any:
+def run_scenario(request: pytest.FixtureRequest) -> RunScenario:
     """Replay scenarios on fresh databases: ``run_scenario("lost-response", seed=3)`` — a name,
     a path to a TOML file, or a :class:`~harness.scenario.Scenario`; ``until`` is an offset
     (``"2d"``), an ISO time (naive: the scenario's zone) or a datetime."""
     blocker = request.getfixturevalue("django_db_blocker")
 
-    def run(ref: Any, seed: int | None = None, until: Any = None, baseline: Any = None) -> Any:
+    def run(
+        ref: str | Path | Scenario,
+        seed: int | None = None,
+        until: str | dt.datetime | None = None,
+        baseline: str | Path | None = None,
+    ) -> RunResult:
         from harness.run import runner
         from harness.scenario import Scenario, parse_until, read
 
@@ -60,7 +90,7 @@ def run_scenario(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def scenario(request: pytest.FixtureRequest, run_scenario: Any) -> Any:
+def scenario(request: pytest.FixtureRequest, run_scenario: RunScenario) -> RunResult:
     """The result of the scenario named by ``@pytest.mark.scenario(...)``."""
     from harness.errors import HarnessError, UserCodeError
 

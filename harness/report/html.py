@@ -85,9 +85,7 @@ class _Axis:
 
 def _series(result: Any) -> dict[str, Any]:
     """Backlog depth and running tasks over time (the run's history: harness.record.history)."""
-    from harness.record.history import History
-
-    loads = History(result.timeline).loads
+    loads = result.history.loads
     return {
         "depth": [(load.at, load.waiting) for load in loads],
         "run": [(load.at, sum(load.running.values())) for load in loads],
@@ -304,10 +302,8 @@ def _downtimes(result: Any, axis: _Axis) -> list[tuple[dt.datetime, dt.datetime,
 def _task_rows(result: Any) -> str:
     """Per function: the outcome counts, and the virtual seconds its bodies slept (a task's
     sleeps are part of its run time: :mod:`harness.sim.scopes`)."""
-    from harness.record.history import History
-
     slept: dict[str, float] = defaultdict(float)
-    for t, attempt in History(result.timeline).attempts():
+    for t, attempt in result.history.attempts():
         slept[t.func or "?"] += attempt.slept
     rows = []
     for func, s in result.stats.items():

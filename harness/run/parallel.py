@@ -3,7 +3,8 @@
 
 We do not write a process pool: pytest-xdist already schedules work over local processes
 (``-n auto``) and remote hosts (``--tx ssh=host//python=…``), load-balances, and reports a
-crashed worker. Each replay is one test item of :mod:`harness.pytest.replay_jobs`; each runs
+crashed worker. Each replay is one item of the session, made from the jobs file by the plugin
+:mod:`harness.pytest.replays` (no test module: the library ships none); each runs
 :func:`harness.run.runner.run`, which gives it a database of its own (a fresh copy of the
 migrated template), so replays never share state and a seed gives the same bytes in a sweep as
 alone. An item writes the run's JSON (``harness judge`` reads it) and its timeline next to it;
@@ -28,7 +29,8 @@ from typing import Any
 from harness.errors import HarnessError
 
 JOBS_ENV = "HARNESS_REPLAY_JOBS"
-ITEMS = Path(__file__).resolve().parent.parent / "pytest" / "replay_jobs.py"
+ITEMS_PLUGIN = "harness.pytest.replays"
+"""The pytest plugin that turns the jobs file into items (loaded by name: ``--tx`` workers too)."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,12 @@ def run_jobs(
     jobs_file = workdir / "jobs.json"
     jobs_file.write_text(json.dumps([asdict(j) for j in jobs], indent=1), encoding="utf-8")
     ini = workdir / "pytest.ini"
-    ini.write_text("[pytest]\npython_files = replay_jobs.py\n", encoding="utf-8")
+    ini.write_text("[pytest]\n", encoding="utf-8")  # none of the project's pytest set-up
     for job in jobs:
         Path(job.out).unlink(missing_ok=True)
         job.timeline_path.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "pytest", str(ITEMS), "-c", str(ini), "--rootdir", str(workdir)]
+    argv = [sys.executable, "-m", "pytest", str(jobs_file), "-p", ITEMS_PLUGIN]
+    argv += ["-c", str(ini), "--rootdir", str(workdir)]
     argv += ["-p", "no:django", "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
     # --tx alone runs every item in this process: --dist=load sends them to the gateways
     argv += ["--dist=load", *(f"--tx={spec}" for spec in tx)] if tx else ["-n", workers]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,9 +45,15 @@ class RunResult:
     def timeline(self) -> Timeline:
         return self.record.timeline
 
+    @functools.cached_property
+    def history(self) -> History:
+        """The per-task history of the run (built once: the summary, the report and the JSON
+        all read it)."""
+        return History(self.record.timeline)
+
     @property
     def stats(self) -> dict[str, dict[str, int]]:
-        return History(self.record.timeline).stats()
+        return self.history.stats()
 
     @property
     def clusters(self) -> list[Any]:

@@ -137,23 +137,17 @@ def run(
         flag = str(baseline) if baseline else None
         return reproduce_command(scenario, seed, until, ref, module, where, flag)
 
-    try:
-        with fresh_database():
-            result = replay_here(
-                scenario,
-                seed=seed,
-                until=until,
-                progress=progress,
-                faithful=faithful,
-                baseline=known,
-                max_arrivals=max_arrivals,
-            )
-    except RunInterrupted as exc:  # the partial result still gets its reproduce line
-        partial: RunResult = exc.result  # type: ignore[assignment]
-        partial.command = command(partial.seed)
-        raise
-    result.command = command(result.seed)
-    return result
+    with fresh_database():  # an interrupted run's partial result has its command too
+        return replay_here(
+            scenario,
+            seed=seed,
+            until=until,
+            progress=progress,
+            faithful=faithful,
+            baseline=known,
+            max_arrivals=max_arrivals,
+            reproduce=command,
+        )
 
 
 def arrival_ceiling(given: int | None = None) -> int:
@@ -183,9 +177,12 @@ def replay_here(
     faithful: bool = False,
     baseline: Any = None,
     max_arrivals: int | None = None,
+    reproduce: Callable[[int], str] | None = None,
 ) -> RunResult:
     """Replay ``scenario`` on the database Django is connected to now, and judge it
-    (``baseline``: a :class:`~harness.checkers.baseline.Baseline` of known problems).
+    (``baseline``: a :class:`~harness.checkers.baseline.Baseline` of known problems;
+    ``reproduce``: the command line that replays the run, given its seed — by default from the
+    scenario and the settings Django runs with; :func:`run` adds its reference and flags).
 
     The caller owns isolation: :func:`run` wraps this in a fresh database; a search that
     replays hundreds of variants wraps each in a rolled-back transaction instead
@@ -203,7 +200,10 @@ def replay_here(
         record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
     record.baseline = None if baseline is None else baseline.to_json()
     recorded, judged = judge_record(record)  # what was recorded: no secret left in it
-    command = reproduce_command(scenario, seed, until, settings=_current_settings())
+    if reproduce is None:
+        command = reproduce_command(scenario, seed, until, settings=_current_settings())
+    else:
+        command = reproduce(seed)
     result = RunResult(
         record=recorded,
         verdicts=judged.verdicts,

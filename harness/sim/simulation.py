@@ -27,7 +27,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from harness.errors import HarnessError
@@ -98,11 +98,11 @@ class Simulation:
         # UTC on purpose: the scheduler grid is start + 30 s·k, and aware arithmetic on a
         # ZoneInfo datetime is wall-clock arithmetic (it would shift the grid by an hour at a
         # DST change and replay a past pass forever).
-        self.start = start.astimezone(UTC) if start.tzinfo is not None else start
+        self.clock = VirtualClock(start, engine)  # refuses a naive start
+        self.start = self.clock.now()  # start, in UTC
         self._specs = clusters
         self.seed = seed
         self.durations = durations or Durations(seed=seed)
-        self.clock = VirtualClock(start, engine)
         self.watchdog_seconds = watchdog_seconds
         self.raise_task_errors = raise_task_errors
         self.strict = strict

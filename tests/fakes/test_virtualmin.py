@@ -192,6 +192,24 @@ def test_servers_are_keyed_by_host(ledger: Ledger, clock: Clock) -> None:
     assert hosts == ["vm1.example.test", "vm2.example.test"]
 
 
+def test_max_domains_fills_each_host_up_to_its_quota(ledger: Ledger, clock: Clock) -> None:
+    """``max_domains`` (a scenario's ``[fakes.virtualmin] options``) holds for every host."""
+    vm = FakeVirtualmin(ledger, clock, max_domains=1)
+    with reach("responses", vm) as base:
+        assert create(base).json()["status"] == "success"
+        full = create(base, domain="second.example.com", user="second").json()
+    assert full == {
+        "command": "create-domain",
+        "status": "failure",
+        "error": "Cannot create virtual server second.example.com - server quota exceeded",
+    }
+    assert [e.business_key for e in ledger.effects()] == ["shop.example.com"]
+    assert all(server.max_domains == 1 for server in vm.servers.values())
+    for bad in (-1, "3", True, 1.5):
+        with pytest.raises(ValueError, match="max_domains must be a whole number"):
+            FakeVirtualmin(ledger, clock, max_domains=bad)  # type: ignore[arg-type]
+
+
 def test_unknown_host_is_refused_when_servers_are_declared(ledger: Ledger, clock: Clock) -> None:
     vm = FakeVirtualmin(ledger, clock, servers=["vm1.example.test"])
     with reach("responses", vm, "https://other.example.test") as base:

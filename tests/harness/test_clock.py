@@ -42,3 +42,15 @@ def test_misuse_is_a_clear_error() -> None:
             clock.move_to(START - timedelta(seconds=1))
         with pytest.raises(ClockError, match="already running"):
             VirtualClock(START).start()
+
+
+def test_a_simulation_starts_in_utc_and_refuses_a_naive_start() -> None:
+    from zoneinfo import ZoneInfo
+
+    from harness.sim.simulation import Simulation
+
+    local = datetime(2026, 3, 29, 2, 59, 59, tzinfo=ZoneInfo("Europe/Bucharest"))  # EET
+    sim = Simulation(local)
+    assert sim.start == START and sim.start.tzinfo is UTC and sim.clock.now() == START
+    with pytest.raises(ClockError, match="timezone-aware"):
+        Simulation(datetime(2026, 1, 1))

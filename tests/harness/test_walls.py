@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parents[2] / "harness"
-REFERENCE_PACKAGES = {"apps", "config", "scenarios"}  # the reference platform's top level
+REFERENCE_PACKAGES = {"apps", "config", "scenarios"}  # reference/apps, reference/config, scenarios/
 LEAVES = {
     "harness.distributions",
     "harness.durations",
@@ -28,7 +28,7 @@ ALLOWED = {
     "checkers": ("harness.record", "harness.sim.cluster"),
     "scenario": ("harness.fakes", "harness.checkers", "harness.sim.cluster"),
     "infra": (),
-    "sim": ("harness.record", "harness.infra", "harness.fakes", "harness.checkers.cron"),
+    "sim": ("harness.record", "harness.infra", "harness.fakes"),
     "report": ("harness.record", "harness.checkers", "harness.fakes.faults"),
     "run": (
         "harness.record", "harness.checkers", "harness.scenario", "harness.sim",
@@ -137,6 +137,18 @@ def test_the_library_never_imports_the_reference_platform():
         for name, path in MODULES.items()
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_library_ships_no_test_modules():
+    """Nothing in the wheel looks like tests to pytest (a sweep's items come from a plugin)."""
+    patterns = ("test_*.py", "*_test.py", "conftest.py")  # pytest's python_files, conftest
+    found = sorted(name for name, p in MODULES.items() if any(p.match(pat) for pat in patterns))
+    for name, path in MODULES.items():  # nor a test function or class in another module
+        for node in ast.parse(path.read_text()).body:
+            kinds = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+            if isinstance(node, kinds) and node.name.lower().startswith("test"):
+                found.append(f"{name}.{node.name}")
+    assert found == []
 
 
 def test_no_module_is_over_500_lines():

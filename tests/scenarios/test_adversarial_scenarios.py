@@ -106,6 +106,13 @@ ROWS: list[tuple[str, Callable[[dict], None], int, str]] = [
         2,
         "clusters[0].name: 'praho-cluster' is already the name of [cluster]",
     ),
+    # a fake's option of the wrong kind: refused before anything runs
+    (
+        "virtualmin-max-domains-negative",
+        _set("fakes.virtualmin", {"url": "http://vm1.test:10000", "options": {"max_domains": -1}}),
+        2,
+        "fakes.virtualmin.options: max_domains must be a whole number, 0 or more, got -1",
+    ),
     # the project's own code outside a task: exit 3, one line
     (
         "setup-calls-sys-exit",

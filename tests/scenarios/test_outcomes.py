@@ -110,7 +110,7 @@ def test_an_interrupted_replay_writes_a_partial_run(tmp_path, sig, code, name) -
     out = tmp_path / "r.json"
     proc = subprocess.Popen(
         [str(HARNESS), "replay", "month-in-production", "--json", str(out)],
-        cwd=REPO / "reference",
+        cwd=REPO,  # the repository root, as the README runs it
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,6 +10,9 @@ bytes and the end-of-run rows of every django-q2 table must be equal (docs/drive
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +24,41 @@ from harness.scenario import golden_path, locate, read, shipped
 
 pytestmark = pytest.mark.dbpath
 NAMES = list(shipped())
+REPO = Path(__file__).resolve().parents[2]
+HARNESS = Path(sys.executable).parent / "harness"
 
 
-def test_the_reference_scenarios_are_shipped():
-    assert set(NAMES) >= {
-        "month-in-production",
-        "virtualmin-outage-retry-storm",
-        "payment-decline-storm",
-        "dst-transitions",
-        "cluster-downtime-catch-up",
-        "queue-limit-saturation",
-        "lost-response",
-        "priority-bulk-import",
-        "tenant-burst",
-    }
+def _bare(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The venv's ``harness`` with no help from the test set-up: no PYTHONPATH, no settings
+    module, no HARNESS_SCENARIOS."""
+    drop = ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "HARNESS_SCENARIOS")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    return subprocess.run(
+        [str(HARNESS), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_the_repository_root_lists_the_shipped_scenarios():
+    proc = _bare(REPO, "scenarios")
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split("\t")[0] for line in proc.stdout.splitlines()] == NAMES
+
+
+def test_a_shipped_scenario_finds_the_platform_and_its_glue_from_any_directory(tmp_path):
+    """``project_root = "../reference"`` (apps, config) is relative to the scenario file, not to
+    where the command runs; ``paths = [".."]`` puts the repository root, where the glue
+    ``scenarios.praho`` lives, on ``sys.path`` (this venv's editable install has it there
+    anyway; an installed wheel would not)."""
+    for name in NAMES:
+        scenario = read(name)
+        assert scenario.project_root == REPO / "reference", name
+        if "scenarios.praho" in locate(name).read_text(encoding="utf-8"):
+            assert scenario.paths == [REPO], name
+    out = tmp_path / "run.json"
+    ref = str(REPO / "scenarios" / "lost-response.toml")
+    proc = _bare(tmp_path, "replay", ref, "--until", "2h", "--no-progress", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(out.read_text())["ok"]
 
 
 def _django_q_rows() -> dict[str, list[tuple]]:
