@@ -39,7 +39,7 @@ def probe(sim: Simulation, cap: int | None) -> tuple[dict[int, datetime | None],
         params.extend(mine_params)
         ids.append(i)
     keys = sorted({c.broker.list_key for c in sim.clusters if c.up and not c.hold})
-    want_rows = sim.broker_kind == "orm" and bool(keys)
+    want_rows = sim.kind.rows_in_sql and bool(keys)
     if want_rows:
         capped = " AND id <= %s" if cap is not None else ""
         # Visible rows a free pusher has not claimed yet count too (a drain cap was lifted).
@@ -89,7 +89,7 @@ def next_time(sim: Simulation, schedules: bool, cap: int | None) -> Lookahead:
         candidates.extend(passes.values())
     if lock is not None:
         candidates.append(lock + EPS)
-    elif sim.broker_kind == "redis" and any(
+    elif not sim.kind.rows_in_sql and any(
         c.up and not c.hold and c.broker.queue_size() for c in sim.clusters
     ):
         candidates.append(now + EPS)
@@ -97,7 +97,7 @@ def next_time(sim: Simulation, schedules: bool, cap: int | None) -> Lookahead:
     probed = frozenset(
         i
         for i, c in enumerate(sim.clusters)
-        if sim.broker_kind == "orm"
+        if sim.kind.rows_in_sql
         and c.up
         and not c.hold
         and not (at is not None and c.transitions_due(at))

@@ -101,9 +101,9 @@ class Processes:
             )
 
     def _rolled_back(self, fired: list[tuple[str, str]], c: ClusterState) -> None:
-        """Enqueues of a failed pass: gone with its transaction (ORM broker only; Redis is
-        outside the transaction, so there they stay: django-q2's duplicates)."""
-        if self.sim.broker_kind != "orm":
+        """Enqueues of a failed pass: gone with its transaction when the broker enqueues inside
+        it (ORM); otherwise (Redis) they stay: django-q2's duplicates."""
+        if not self.sim.kind.transactional_enqueue:
             return
         for task, _func in fired:
             self.sim.timeline.add(self.sim.now(), "task.rolledback", task=task, cluster=c.name)
@@ -154,7 +154,7 @@ class Processes:
                 return  # a pull found nothing at this instant and nothing was enqueued since
             batch = self.pull(c, cap)
             c.hold.extend(batch)
-            exhausted = len(batch) < (c.spec.bulk if self.sim.broker_kind == "orm" else 1)
+            exhausted = len(batch) < self.sim.kind.batch_size(c.spec.bulk)
             if exhausted:
                 c.dry = self.sim.dry_key(cap)
 
@@ -183,9 +183,7 @@ class Processes:
                 func=func,
                 cluster=c.name,
                 redelivery=tid in sim.book.attempts,
-                lock_until=now + timedelta(seconds=c.spec.retry)
-                if sim.broker_kind == "orm"
-                else None,
+                lock_until=sim.kind.lock_until(now, c.spec.retry),
             )
             batch.append(task)
         return batch

@@ -47,7 +47,7 @@ def adopt_queued(sim: Simulation, during: str) -> int:
     from django_q.conf import Conf
     from django_q.models import OrmQ
 
-    if sim.broker_kind != "orm":
+    if not sim.kind.rows_in_sql:
         return 0
     now = sim.now()
     adopted = 0

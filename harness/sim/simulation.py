@@ -30,6 +30,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from harness.brokers import DEFAULT, broker_kind
 from harness.infra.affinity import Colocation, colocate
 from harness.record.timeline import Timeline
 from harness.sim import accelerate
@@ -86,7 +87,7 @@ class Simulation:
         watchdog_seconds: float | None = 10.0,
         raise_task_errors: bool = False,
         strict: bool = True,
-        broker: str = "orm",
+        broker: str = DEFAULT.name,
         django_q_log_level: int | str | None = logging.WARNING,
         colocate: bool = True,
         lock_helpers: list[str] | tuple[str, ...] = (),
@@ -105,7 +106,7 @@ class Simulation:
         self.watchdog_seconds = watchdog_seconds
         self.raise_task_errors = raise_task_errors
         self.strict = strict
-        self.broker_kind = broker
+        self.broker_kind, self.kind = broker, broker_kind(broker)  # its name; what it does
         self.django_q_log_level = django_q_log_level
         self.colocate = colocate
         self.colocation: Colocation | None = None  # set by open(): pinned CPU, or why not
@@ -151,12 +152,11 @@ class Simulation:
 
         from harness.sim import broker as brokers
 
-        cls_name = "DeterministicRedis" if self.broker_kind == "redis" else "DeterministicORM"
         specs = [
             s if s.name else replace(s, name=Conf.CLUSTER_NAME)
             for s in (self._specs or [ClusterSpec.from_conf()])
         ]
-        patches = install(self.seed, f"harness.sim.broker.{cls_name}")
+        patches = install(self.seed, self.kind.broker_class)
         self._undo.append(patches.undo)
         if not self.faithful:
             self.accelerations = accelerate.install(patches)
@@ -170,7 +170,7 @@ class Simulation:
 
             self.colocation = colocate(connection, worker=os.environ.get("PYTEST_XDIST_WORKER"))
             self._undo.append(self.colocation.release)
-        cls = getattr(brokers, cls_name)
+        cls = getattr(brokers, self.kind.broker_class.rsplit(".", 1)[1])
         for s in specs:
             broker = cls(list_key=s.name, bulk=s.bulk, retry=s.retry)
             broker.observer = self._on_broker

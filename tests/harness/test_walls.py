@@ -13,6 +13,7 @@ from pathlib import Path
 HARNESS = Path(__file__).resolve().parents[2] / "harness"
 REFERENCE_PACKAGES = {"apps", "config", "scenarios"}  # the reference platform's top level
 LEAVES = {
+    "harness.brokers",
     "harness.distributions",
     "harness.durations",
     "harness.names",
