@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.brokers import DEFAULT, broker_kind
 from harness.infra.affinity import Colocation
-from harness.record.timeline import Timeline
+from harness.record.timeline import TASK_FINISHED, Timeline
 from harness.sim._core.driver import Driver, Options
 from harness.sim.clock import DEFAULT_ENGINE, Engine, VirtualClock
 from harness.sim.cluster import ClusterSpec, ClusterState, Durations
@@ -234,7 +234,7 @@ class Simulation:
             pass
         counts = {"ok": 0, "failed": 0, "timeout": 0}
         for event in self.timeline.events[mark:]:
-            if event.kind == "task.finished":
+            if event.kind == TASK_FINISHED:
                 counts[event.data["outcome"]] += 1
         return counts
 

@@ -34,7 +34,15 @@ from typing import Any
 
 from harness.brokers import BrokerKind
 from harness.infra.affinity import Colocation, colocate
-from harness.record.timeline import Event, Timeline
+from harness.record.timeline import (
+    FINDING,
+    RUN_STOPPED,
+    TASK_ACKED,
+    TASK_DISCARDED,
+    TASK_ENQUEUED,
+    Event,
+    Timeline,
+)
 from harness.sim import accelerate
 from harness.sim._core.agenda import Agenda
 from harness.sim._core.dry import DryPulls
@@ -218,7 +226,7 @@ class Driver:
         """Record something that must fail the run (under ``strict``: fail it now)."""
         item = {"finding": finding, "at": self.now().isoformat(), **data}
         self.findings.append(item)
-        self.timeline.add(self.now(), "finding", finding=finding, **data)
+        self.timeline.add(self.now(), FINDING, finding=finding, **data)
         if self.options.strict and self.pending is None:
             from harness.record.findings import describe
 
@@ -319,7 +327,7 @@ class Driver:
         self.dry.enqueued()
         self.book.enqueues.append((tid, func))
         self.record(
-            "task.enqueued",
+            TASK_ENQUEUED,
             task=tid,
             func=func,
             args=task.get("args"),
@@ -332,7 +340,7 @@ class Driver:
         tid = self.book.acks.pop(ack_id, None)
         if tid is not None:
             self.record(
-                "task.acked" if what == "ack" else "task.discarded",
+                TASK_ACKED if what == "ack" else TASK_DISCARDED,
                 task=tid,
                 queue=broker.list_key,
             )
@@ -356,4 +364,4 @@ class Driver:
             connection.needs_rollback = True
         self.add_finding(reason, **data)
         self.stopped = self.findings[-1]
-        self.record("run.stopped", reason=reason, stopped=data.get("stopped", reason))
+        self.record(RUN_STOPPED, reason=reason, stopped=data.get("stopped", reason))

@@ -24,7 +24,19 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.record.timeline import brief
+from harness.record.timeline import (
+    CLUSTER_DOWN,
+    CLUSTER_UP,
+    SCHEDULE_FIRED,
+    TASK_CLAIMED,
+    TASK_FINISHED,
+    TASK_KILLED,
+    TASK_LOGGED,
+    TASK_ROLLEDBACK,
+    TASK_SLEPT,
+    TASK_STARTED,
+    brief,
+)
 from harness.sim._core.services import Services
 from harness.sim.cluster import ClusterState, Completion
 from harness.sim.guards import guard_db, watchdog
@@ -93,7 +105,7 @@ class Processes:
                 continue
             pending.remove(match)
             self.run.record(
-                "schedule.fired",
+                SCHEDULE_FIRED,
                 schedule=row["name"] or f"#{row['id']}",
                 func=row["func"],
                 task=match[0],
@@ -107,13 +119,13 @@ class Processes:
         if not self.run.kind.transactional_enqueue:
             return
         for task, _func in fired:
-            self.run.record("task.rolledback", task=task, cluster=c.name)
+            self.run.record(TASK_ROLLEDBACK, task=task, cluster=c.name)
 
     def set_up(self, c: ClusterState, up: bool) -> None:
         run, now = self.run, self.run.now()
         if up and not c.up:
             c.up, c.up_since, c.last_pass = True, now, None
-            run.record("cluster.up", cluster=c.name)
+            run.record(CLUSTER_UP, cluster=c.name)
         elif not up and c.up:
             c.up = False
             for done in run.agenda.take(c):
@@ -121,14 +133,14 @@ class Processes:
                 if run.locks is not None:
                     run.locks.kill((tid, done.attempt))
                 run.record(
-                    "task.killed",
+                    TASK_KILLED,
                     task=tid,
                     func=run.book.func(tid),
                     cluster=c.name,
                     attempt=done.attempt,
                 )
             c.reset_slots()
-            run.record("cluster.down", cluster=c.name)
+            run.record(CLUSTER_DOWN, cluster=c.name)
 
     # -- the pusher ----------------------------------------------------------------------------
     def pump(self, c: ClusterState, cap: int | None) -> None:
@@ -177,7 +189,7 @@ class Processes:
             if task.get("ack_id") is not None:
                 run.book.acks[task["ack_id"]] = tid
             run.record(
-                "task.claimed",
+                TASK_CLAIMED,
                 task=tid,
                 func=func,
                 cluster=c.name,
@@ -199,7 +211,7 @@ class Processes:
         duration = run.durations(func, task, attempt)
         run.runaway.started(now)
         run.record(
-            "task.started",
+            TASK_STARTED,
             task=tid,
             func=func,
             cluster=c.name,
@@ -256,7 +268,7 @@ class Processes:
         slept = round(scope.slept, 6)  # virtual seconds, to the microsecond the clock keeps
         if slept:
             run.record(
-                "task.slept",
+                TASK_SLEPT,
                 task=tid,
                 attempt=attempt,
                 seconds=slept,
@@ -264,7 +276,7 @@ class Processes:
             )
         if scope.counts:
             run.record(
-                "task.logged",
+                TASK_LOGGED,
                 task=tid,
                 func=func,
                 attempt=attempt,
@@ -294,7 +306,7 @@ class Processes:
         error = None if done.outcome == "ok" else _first_line(res.get("result"))
         returned = {} if error or res.get("result") is None else {"returned": brief(res["result"])}
         run.record(
-            "task.finished",
+            TASK_FINISHED,
             task=tid,
             func=run.book.func(tid),
             cluster=c.name,

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from harness.brokers import BrokerKind
+from harness.record.timeline import HTTP_CALL, TASK_ENQUEUED
 
 Record = Callable[..., Any]
 """``record(kind, **fields)``: an event at the current virtual instant."""
@@ -72,7 +73,7 @@ def adopt_queued(
             continue
         tid = task["id"]
         record(
-            "task.enqueued",
+            TASK_ENQUEUED,
             task=tid,
             func=book.name(tid, task["func"]),
             args=task.get("args"),
@@ -92,7 +93,7 @@ def ledger_observer(record: Record) -> Callable[[Any], None]:
 
     def on_entry(entry: Any) -> None:
         record(
-            "http.call",
+            HTTP_CALL,
             fake=entry.fake,
             operation=entry.operation,
             key=entry.business_key,
