@@ -285,7 +285,7 @@ class Simulation:
             return False
         for probe in self.probes:
             probe(self)
-        failure, self._driver.pending = self._driver.pending, None
+        failure = self._driver.take_failure()
         if failure is not None:
             raise (TaskFailed if failure.task else SimulationError)(failure.message)
         return True

@@ -139,9 +139,8 @@ class Driver:
             raise
 
     def _open(self) -> None:
+        from django.utils.module_loading import import_string
         from django_q.conf import Conf
-
-        from harness.sim import broker as brokers
 
         o = self.options
         specs = [
@@ -162,7 +161,7 @@ class Driver:
 
             self.colocation = colocate(connection, worker=os.environ.get("PYTEST_XDIST_WORKER"))
             self._undo.append(self.colocation.release)
-        cls = getattr(brokers, self.kind.broker_class.rsplit(".", 1)[1])
+        cls = import_string(self.kind.broker_class)  # harness.sim.broker's, for this broker
         for s in specs:
             broker = cls(list_key=s.name, bulk=s.bulk, retry=s.retry)
             broker.observer = self._on_broker
@@ -249,8 +248,13 @@ class Driver:
             self.dry.became_visible(rows)  # rows became visible: a pull in this state is not dry
         return rows
 
+    def take_failure(self) -> Failure | None:
+        """What must fail the caller now (None: nothing), forgotten once taken."""
+        failure, self.pending = self.pending, None
+        return failure
+
     # -- the event loop ------------------------------------------------------------------------
-    def next_time(self, schedules: bool, cap: int | None) -> Lookahead:
+    def lookahead(self, schedules: bool, cap: int | None) -> Lookahead:
         queued = (self.agenda.next_completion(), self.agenda.next_arrival())
         return next_time(self.clusters, self.kind, self.now(), queued, schedules, cap)
 
@@ -258,7 +262,7 @@ class Driver:
         if self.agenda.running or any(c.mem or c.hold for c in self.clusters):
             return True
         if with_scheduled:
-            return self.next_time(True, cap).at is not None
+            return self.lookahead(True, cap).at is not None
         from django_q.models import OrmQ
 
         keys = sorted({c.broker.list_key for c in self.clusters if c.up})
@@ -272,7 +276,7 @@ class Driver:
         False (nothing done) when the run has stopped or nothing can happen by ``limit``."""
         if self.stopped is not None:
             return False  # a call never returned: the run ends at that instant
-        ahead = self.next_time(schedules, cap)
+        ahead = self.lookahead(schedules, cap)
         t = ahead.at
         if t is None or t > limit:
             return False

@@ -11,6 +11,8 @@
 A task whose duration exceeds its timeout is recorded the way django-q2 records a SIGALRM
 timeout (failed, "Task exceeded maximum timeout value (N seconds)", not acked) at start +
 timeout — its code did run, which is the dangerous case a checker should see.
+
+The processes see the run through :class:`~harness.sim._core.services.Services` only.
 """
 
 from __future__ import annotations
