@@ -44,6 +44,7 @@ from harness.checkers import RunContext, Verdict
 from harness.checkers.cron import PASS
 from harness.checkers.problems import Problem
 from harness.durations import parse_duration
+from harness.record.timeline import SCHEDULE_FIRED, TASK_STARTED
 
 NAME = "activity"
 DOC = "named schedules exist and fire every period; named task functions run often enough"
@@ -134,7 +135,7 @@ def _name(row: dict[str, Any]) -> str:
 
 def _fires(ctx: RunContext) -> dict[str, list[dt.datetime]]:
     out: dict[str, list[dt.datetime]] = {}
-    for e in ctx.timeline.of("schedule.fired"):
+    for e in ctx.timeline.of(SCHEDULE_FIRED):
         out.setdefault(e.data["schedule"], []).append(e.at)
     return out
 
@@ -214,7 +215,7 @@ def _task_rate(
 ) -> list[Problem]:
     starts = sorted(
         e.at
-        for e in ctx.timeline.of("task.started")
+        for e in ctx.timeline.of(TASK_STARTED)
         if fnmatch.fnmatchcase(e.data.get("func") or "", glob)
     )
     out = []

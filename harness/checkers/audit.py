@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.checkers import RunContext, Verdict, call_repr, enqueued_calls
 from harness.checkers.problems import Problem
+from harness.record.timeline import TASK_FINISHED, TASK_STARTED
 
 NAME = "audit"
 DEFAULT_REQUIRE = ("effects",)
@@ -114,10 +115,10 @@ def _required_runs(ctx: RunContext) -> tuple[dict[Any, list[Any]], set[Any], set
     }
     failed = {
         (e.data["task"], e.data["attempt"])
-        for e in ctx.timeline.of("task.finished", outcome="failed")
+        for e in ctx.timeline.of(TASK_FINISHED, outcome="failed")
     }
     runs: dict[Any, list[Any]] = {}
-    for e in ctx.timeline.of("task.started"):
+    for e in ctx.timeline.of(TASK_STARTED):
         func = e.data["func"]
         if func in exclude or (funcs is not None and func not in funcs):
             continue

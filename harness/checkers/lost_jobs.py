@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.brokers import broker_kind
 from harness.checkers import RunContext, Verdict, call_repr
 from harness.checkers.problems import Problem
 
@@ -63,7 +64,8 @@ def _fate(ctx: RunContext, t: Any, served: set[str | None]) -> str | Problem:
             return "pending"
         why = f"waits in queue {queue!r}, which no cluster serves"
         return Problem(NAME, "stranded", func, why, f"{label} {why}", event.at)
-    if t.acked is not None or (ctx.broker != "orm" and t.last_outcome is not None):
+    at_most_once = not broker_kind(ctx.broker).acknowledges  # ran: done, whatever came of it
+    if t.acked is not None or (at_most_once and t.last_outcome is not None):
         return "done" if t.last_outcome == "ok" else "failed"
     if t.discarded is not None:
         tail = f"discarded by the worker at {ctx.when(t.discarded)}"

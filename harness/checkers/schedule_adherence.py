@@ -24,7 +24,7 @@ from harness.checkers import RunContext, Verdict
 from harness.checkers.cron import PASS, down
 from harness.checkers.cron_adherence import check_cron, found
 from harness.checkers.problems import Problem
-from harness.record.timeline import format_time
+from harness.record.timeline import SCHEDULE_FIRED, format_time
 
 NAME = "schedule-adherence"
 DOC = (
@@ -196,7 +196,7 @@ def check(ctx: RunContext) -> Verdict:
 def _fired(ctx: RunContext) -> dict[str, list[tuple[dt.datetime, str]]]:
     """Schedule name → (fire time, the slot django-q2 fired it for) of every fire."""
     fired: dict[str, list[tuple[dt.datetime, str]]] = {}
-    for e in ctx.timeline.of("schedule.fired"):
+    for e in ctx.timeline.of(SCHEDULE_FIRED):
         slot = e.data["slot"]
         key = format_time(slot) if isinstance(slot, dt.datetime) else str(slot)
         fired.setdefault(e.data["schedule"], []).append((e.at, key))

@@ -57,9 +57,9 @@ def q_cluster_from_env(
 ) -> dict[str, Any]:
     """``base`` with the JSON object from :data:`ENV_VAR` merged over it.
 
-    A ``null`` value removes the key (e.g. ``{"orm": null, "redis": "redis://…"}`` switches a
-    settings module from the ORM broker to Redis, since django-q2 picks the ORM broker whenever
-    ``orm`` is set).
+    A ``null`` value removes the key (e.g. ``orm`` set to null and ``redis`` to a ``redis://``
+    URL switches a settings module from the ORM broker to Redis, since django-q2 picks the ORM
+    broker whenever ``orm`` is set).
     """
     raw = (os.environ if environ is None else environ).get(ENV_VAR, "").strip()
     merged = dict(base)

@@ -83,6 +83,7 @@ def _all(kind: Any) -> Any:
 
 def _qsim_types() -> dict[str, tuple[Any, str]]:
     """What each ``qsim`` option must be: a check and how to say it (values, not names)."""
+    from harness.brokers import KINDS
     from harness.sim.clock import ENGINES
     from harness.sim.cluster import ClusterSpec, Durations
     from harness.sim.runaway import Budget
@@ -95,7 +96,7 @@ def _qsim_types() -> dict[str, tuple[Any, str]]:
         "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
         "durations": (lambda v: isinstance(v, Durations), "a harness.Durations"),
         "engine": (lambda v: v in ENGINES, f"one of {', '.join(ENGINES)}"),
-        "broker": (lambda v: v in ("orm", "redis"), "'orm' or 'redis'"),
+        "broker": (lambda v: v in KINDS, " or ".join(repr(name) for name in KINDS)),
         "watchdog_seconds": (number, "a number of seconds above 0"),
         "runaway": (lambda v: isinstance(v, Budget), "a harness.sim.runaway.Budget"),
         "lock_helpers": (_all(str), "a list of dotted paths"),

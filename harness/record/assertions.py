@@ -10,7 +10,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.record.timeline import Event, Timeline, format_time, stable
+from harness.record.timeline import (
+    TASK_ENQUEUED,
+    TASK_ROLLEDBACK,
+    Event,
+    Timeline,
+    format_time,
+    stable,
+)
 
 Matcher = Any  # a value to compare with ==, or a predicate called with the actual value
 
@@ -40,8 +47,8 @@ def all_enqueued(
     enqueue time within ``within``; ``queue`` the target cluster."""
     found = []
     timeline = _timeline(source)
-    undone = {e.data["task"] for e in timeline.of("task.rolledback")}
-    for event in timeline.of("task.enqueued"):
+    undone = {e.data["task"] for e in timeline.of(TASK_ROLLEDBACK)}
+    for event in timeline.of(TASK_ENQUEUED):
         data = event.data
         if data["task"] in undone:
             continue
@@ -89,7 +96,7 @@ def assert_enqueued(
         lines.append(f"enqueues of {func} seen ({len(same_func)}):")
         lines += [f"  {_describe(e)}" for e in same_func[:10]]
     else:
-        funcs = sorted({e.data["func"] for e in _timeline(source).of("task.enqueued")})
+        funcs = sorted({e.data["func"] for e in _timeline(source).of(TASK_ENQUEUED)})
         lines.append(f"no enqueue of {func} at all; enqueued functions: {funcs or 'none'}")
     raise AssertionError("\n".join(lines))
 

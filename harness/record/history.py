@@ -14,7 +14,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.record.timeline import Event, Timeline
+from harness.record.timeline import (
+    CLUSTER_DOWN,
+    TASK_ACKED,
+    TASK_CLAIMED,
+    TASK_DISCARDED,
+    TASK_ENQUEUED,
+    TASK_FINISHED,
+    TASK_KILLED,
+    TASK_KINDS,
+    TASK_LOGGED,
+    TASK_ROLLEDBACK,
+    TASK_SLEPT,
+    TASK_STARTED,
+    Event,
+    Timeline,
+)
 
 OUTCOMES = ("ok", "failed", "timeout")
 
@@ -119,42 +134,42 @@ class History:
         succeeded: set[str] = set()
         for seq, e in enumerate(events):
             tid, cluster = e.data.get("task"), e.data.get("cluster")
-            if e.kind == "cluster.down":
+            if e.kind == CLUSTER_DOWN:
                 held[cluster] = set()
                 running[cluster] = set()
                 self._sample(e, waiting, held, running)
                 continue
-            if tid is None or not e.kind.startswith("task."):
+            if tid is None or e.kind not in TASK_KINDS:
                 continue
             t = self.task(tid)
             t.last = e
             if e.data.get("func") and t.func is None:
                 t.func = e.data["func"]
-            if e.kind == "task.enqueued":
+            if e.kind == TASK_ENQUEUED:
                 if t.enqueued is None:
                     t.enqueued, t.queue = e, e.data.get("queue")
                 waiting.add(tid)
-            elif e.kind == "task.rolledback":
+            elif e.kind == TASK_ROLLEDBACK:
                 t.rolled_back = True
                 waiting.discard(tid)
-            elif e.kind == "task.claimed":
+            elif e.kind == TASK_CLAIMED:
                 t.claims.append(e)
                 held.setdefault(cluster, set()).add(tid)
-            elif e.kind == "task.started":
+            elif e.kind == TASK_STARTED:
                 self._start(t, e, seq, succeeded)
                 waiting.discard(tid)
                 running.setdefault(cluster, set()).add((tid, e.data["attempt"]))
-            elif e.kind in ("task.finished", "task.killed"):
+            elif e.kind in (TASK_FINISHED, TASK_KILLED):
                 self._end(t, e, seq, succeeded)
                 held.get(cluster, set()).discard(tid)
                 running.get(cluster, set()).discard((tid, e.data.get("attempt")))
-            elif e.kind in ("task.slept", "task.logged"):
+            elif e.kind in (TASK_SLEPT, TASK_LOGGED):
                 self._note(t, e)
                 continue
-            elif e.kind == "task.acked":
+            elif e.kind == TASK_ACKED:
                 t.acked = e.at
                 continue
-            elif e.kind == "task.discarded":
+            elif e.kind == TASK_DISCARDED:
                 t.discarded = e.at
                 continue
             else:
@@ -174,7 +189,7 @@ class History:
         attempt = next((a for a in reversed(t.attempts) if a.number == e.data["attempt"]), None)
         if attempt is None:
             return
-        if e.kind == "task.slept":
+        if e.kind == TASK_SLEPT:
             attempt.slept = float(e.data["seconds"])
         else:
             attempt.logged = dict(e.data.get("counts") or {})
@@ -185,7 +200,7 @@ class History:
         for attempt in t.attempts:
             if attempt.number == number and attempt.ended_seq is None:
                 attempt.ended, attempt.ended_seq = e.at, seq
-                if e.kind == "task.killed":
+                if e.kind == TASK_KILLED:
                     attempt.outcome = "killed"
                 else:
                     attempt.outcome, attempt.error = e.data["outcome"], e.data.get("error")

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.record.timeline import Event
+from harness.record.timeline import LOAD_CALLED, Event
 
 ANY = "*"
 """A shape value meaning: the key is present and its value is not empty, null, false or 0."""
@@ -81,7 +81,7 @@ def load_tallies(events: Iterable[Event], shapes: Shapes) -> dict[str, LoadTally
     """Every load's tally, in the order loads first arrived."""
     out: dict[str, LoadTally] = {}
     for e in events:
-        if e.kind != "load.called":
+        if e.kind != LOAD_CALLED:
             continue
         tally = out.setdefault(e.data["load"], LoadTally(e.data["load"], e.data.get("call", "")))
         tally.arrivals += 1

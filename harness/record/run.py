@@ -13,6 +13,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.brokers import DEFAULT, broker_kind
 from harness.record.timeline import Event, Timeline, format_time
 
 FORMAT = 1  # the JSON layout's version
@@ -175,7 +176,7 @@ class RunRecord:
     end: dt.datetime
     timeline: Timeline
     clusters: list[Any]  # harness.sim.cluster.ClusterSpec
-    broker: str = "orm"
+    broker: str = DEFAULT.name  # harness.brokers: what the broker did differently
     default_cluster: str | None = None
     ledger: list[Any] | None = None  # harness.fakes.ledger.LedgerEntry, or None: no fakes
     findings: list[dict[str, Any]] = field(default_factory=list)
@@ -237,7 +238,7 @@ class RunRecord:
             end=_time(data["end"]),
             timeline=Timeline.loads(data["timeline"]),
             clusters=[ClusterSpec.from_dict(c) for c in data["clusters"]],
-            broker=data.get("broker", "orm"),
+            broker=broker_kind(data.get("broker", DEFAULT.name)).name,
             default_cluster=data.get("default_cluster"),
             ledger=None if ledger is None else [LedgerEntry.from_dict(e) for e in ledger],
             findings=data.get("findings", []),

@@ -4,35 +4,10 @@ One line per event: ``{"t": "<UTC ISO, µs>", "kind": "<what>", ...}`` with sort
 separators and no floats from wall clocks — so the same scenario and seed give the same bytes,
 and a golden file can be diffed line by line (:func:`first_divergence`).
 
-Event kinds (fields in brackets):
-
-* ``schedule.fired`` [schedule, func, task, slot, cluster]
-* ``task.enqueued`` [task, func, args, kwargs, queue, group, during] (``during: "migrate"``: a
-  broker row a data migration left, taken over at the start)
-* ``task.rolledback`` [task, cluster] — an enqueue of a scheduler pass that failed, undone with
-  its transaction (ORM broker)
-* ``task.claimed`` [task, func, cluster, lock_until, redelivery]
-* ``task.started`` [task, func, cluster, attempt, timeout]
-* ``task.finished`` [task, func, cluster, attempt, outcome ok|failed|timeout, error, returned]
-  (``returned``: what the body returned, :func:`brief`; absent when it returned None)
-* ``task.slept`` [task, attempt, seconds, calls] — virtual sleeps of the body (part of its
-  duration)
-* ``task.logged`` [task, func, attempt, counts, records] — WARNING+ records the body logged
-  (counts per level; the first five as [level, logger, message])
-* ``task.acked`` / ``task.discarded`` [task, queue] (``discarded``: bad signature)
-* ``task.killed`` [task, func, cluster, attempt] (its cluster went down while it ran)
-* ``cluster.down`` / ``cluster.up`` [cluster]
-* ``http.call`` [fake, operation, key, status, effect, fault, task, attempt]
-* ``load.called`` [load, call, args, kwargs, outcome returned|raised|stopped, error, returned,
-  logged, records, slept] — one load arrival and what came of it
-* ``startup.ready`` [app, whole] — an app's ``ready()`` redone at the virtual start (its start-up
-  database work; ``whole``: the database block had cut it short)
-* ``lock.refused`` / ``lock.waited`` [key, task, holder] — an advisory lock another running
-  attempt holds (harness.sim.locks)
-* ``finding`` [finding, ...] — something that must fail the run (a scheduler pass that raised,
-  a result that could not be saved, a watchdog stop, a refused connection, a per-process lock)
-* ``run.stopped`` [reason watchdog|runaway|interrupted, stopped, signal] — the last event of a
-  run that ended early
+Every event kind is defined once, below (:data:`KINDS`: its name as a constant such as
+:data:`TASK_FINISHED`, what it records, its fields and which of them it always has); whatever
+writes or reads events uses those constants. :func:`schema` is the JSON Schema of a line,
+generated from them (``docs/timeline.schema.json``, kept in sync by a test).
 """
 
 from __future__ import annotations
@@ -45,6 +20,210 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# -- the event kinds ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One event kind: what it records, its fields (each a JSON Schema of the value as the line
+    holds it), those every event of the kind has, and whether other fields may appear."""
+
+    name: str
+    doc: str
+    fields: dict[str, dict[str, Any]]
+    required: tuple[str, ...]
+    open: bool = False  # other fields too (a finding carries its own details)
+
+
+@dataclass(frozen=True)
+class _Maybe:
+    """A field an event of the kind may lack."""
+
+    schema: dict[str, Any]
+
+
+KINDS: dict[str, Kind] = {}
+"""Every event kind, by name, in the order they are documented."""
+
+
+def _kind(name: str, doc: str, *, open: bool = False, **fields: Any) -> str:
+    schemas = {k: v.schema if isinstance(v, _Maybe) else v for k, v in fields.items()}
+    required = tuple(k for k, v in fields.items() if not isinstance(v, _Maybe))
+    KINDS[name] = Kind(name, doc, schemas, required, open)
+    return name
+
+
+def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": [*types, "null"]}
+
+
+TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
+"""A line's ``t``: :func:`format_time`."""
+STR: dict[str, Any] = {"type": "string"}
+INT: dict[str, Any] = {"type": "integer"}
+BOOL: dict[str, Any] = {"type": "boolean"}
+VALUE: dict[str, Any] = {"description": "any value, as stable() renders it"}
+WHEN: dict[str, Any] = {"type": "string", "description": "an instant (stable(): UTC ISO)"}
+SECONDS: dict[str, Any] = {
+    "type": ["integer", "string"],
+    "description": "seconds: an integer, or a float as its repr (a line holds no floats)",
+}
+ARGS: dict[str, Any] = {"type": ["array", "null"], "description": "positional arguments"}
+KWARGS: dict[str, Any] = {"type": ["object", "null"], "description": "keyword arguments"}
+RECORDS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "array", "items": STR, "minItems": 3, "maxItems": 3},
+    "description": "the first kept log records, each [level, logger, message]",
+}
+COUNTS: dict[str, Any] = {"type": "object", "additionalProperties": INT}
+
+
+def _enum(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+SCHEDULE_FIRED = _kind(
+    "schedule.fired",
+    "a scheduler pass enqueued a due schedule's task (the pass completed)",
+    schedule=STR, func=STR, task=STR, slot=WHEN, cluster=STR,
+)  # fmt: skip
+TASK_ENQUEUED = _kind(
+    "task.enqueued",
+    "a task reached the broker (during: 'migrate' for a row a data migration left, taken over "
+    "at the start)",
+    task=STR, func=STR, args=ARGS, kwargs=KWARGS, queue=STR,
+    group=_or_null({"type": ["string", "integer"]}), during=_Maybe(STR),
+)  # fmt: skip
+TASK_ROLLEDBACK = _kind(
+    "task.rolledback",
+    "an enqueue of a scheduler pass that failed, undone with its transaction (a broker that "
+    "enqueues inside it: ORM)",
+    task=STR, cluster=STR,
+)  # fmt: skip
+TASK_CLAIMED = _kind(
+    "task.claimed",
+    "a pusher claimed the task (lock_until: invisible until then; null: never redelivered)",
+    task=STR, func=STR, cluster=STR, lock_until=_or_null(WHEN), redelivery=BOOL,
+)  # fmt: skip
+TASK_STARTED = _kind(
+    "task.started",
+    "a worker slot ran the task's body (at this instant; its duration is virtual)",
+    task=STR, func=STR, cluster=STR, attempt=INT, timeout=_or_null(SECONDS),
+)  # fmt: skip
+TASK_FINISHED = _kind(
+    "task.finished",
+    "an attempt's result reached the monitor (returned: what the body returned, brief(); "
+    "absent when it returned None)",
+    task=STR, func=_or_null(STR), cluster=STR, attempt=INT,
+    outcome=_enum("ok", "failed", "timeout"), error=_or_null(STR), returned=_Maybe(VALUE),
+)  # fmt: skip
+TASK_SLEPT = _kind(
+    "task.slept",
+    "virtual sleeps of the body (part of its duration)",
+    task=STR, attempt=INT, seconds=SECONDS, calls=INT,
+)  # fmt: skip
+TASK_LOGGED = _kind(
+    "task.logged",
+    "WARNING+ records the body logged (counts per level; the first five records)",
+    task=STR, func=STR, attempt=INT, counts=COUNTS, records=RECORDS,
+)  # fmt: skip
+TASK_ACKED = _kind("task.acked", "the broker acknowledged the task", task=STR, queue=STR)
+TASK_DISCARDED = _kind(
+    "task.discarded", "the worker discarded the task (a bad signature)", task=STR, queue=STR
+)
+TASK_KILLED = _kind(
+    "task.killed",
+    "its cluster went down while the attempt ran (no result saved)",
+    task=STR, func=_or_null(STR), cluster=STR, attempt=INT,
+)  # fmt: skip
+CLUSTER_DOWN = _kind("cluster.down", "a cluster went down", cluster=STR)
+CLUSTER_UP = _kind("cluster.up", "a cluster came back", cluster=STR)
+HTTP_CALL = _kind(
+    "http.call",
+    "a call a fake served (its ledger entry)",
+    fake=STR, operation=STR, key=_or_null(STR), status=INT, effect=_or_null(STR),
+    fault=_or_null(STR), task=_or_null(STR), attempt=_or_null(INT),
+)  # fmt: skip
+LOAD_CALLED = _kind(
+    "load.called",
+    "one load arrival and what came of it",
+    load=STR, call=STR, args=ARGS, kwargs=KWARGS,
+    outcome=_enum("returned", "raised", "stopped"), error=_Maybe(STR), returned=_Maybe(VALUE),
+    logged=_Maybe(COUNTS), records=_Maybe(RECORDS), slept=_Maybe(SECONDS),
+)  # fmt: skip
+STARTUP_READY = _kind(
+    "startup.ready",
+    "an app's ready() redone at the virtual start (its start-up database work; whole: the "
+    "database block had cut it short)",
+    app=STR, whole=BOOL,
+)  # fmt: skip
+LOCK_REFUSED = _kind(
+    "lock.refused",
+    "an advisory lock another running attempt holds, tried and refused (harness.sim.locks)",
+    key=STR, task=STR, holder=STR,
+)  # fmt: skip
+LOCK_WAITED = _kind(
+    "lock.waited",
+    "an advisory lock another running attempt holds, waited for (harness.sim.locks)",
+    key=STR, task=STR, holder=STR,
+)  # fmt: skip
+FINDING = _kind(
+    "finding",
+    "something that must fail the run (a scheduler pass that raised, a result that could not "
+    "be saved, a watchdog stop, a refused connection, a per-process lock), with its details",
+    open=True,
+    finding=STR,
+)  # fmt: skip
+RUN_STOPPED = _kind(
+    "run.stopped",
+    "the last event of a run that ended early",
+    reason=_enum("watchdog", "runaway", "interrupted"), stopped=_Maybe(STR), signal=_Maybe(STR),
+)  # fmt: skip
+TASK_KINDS = frozenset(name for name in KINDS if name.startswith("task."))
+"""The kinds that follow one task (each has its ``task`` field)."""
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one timeline line, generated from :data:`KINDS`."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "dq-harness timeline event",
+        "description": "One line of a timeline (JSON Lines): when, what kind, and the kind's "
+        "fields. Generated from harness.record.timeline.KINDS.",
+        "type": "object",
+        "required": ["t", "kind"],
+        "properties": {
+            "t": {"type": "string", "pattern": TIME_PATTERN, "description": "UTC, to the µs"},
+            "kind": {"enum": list(KINDS)},
+        },
+        "allOf": [
+            {"if": {"properties": {"kind": {"const": k}}}, "then": {"$ref": f"#/$defs/{k}"}}
+            for k in KINDS
+        ],
+        "$defs": {k.name: _kind_schema(k) for k in KINDS.values()},
+    }
+
+
+def _kind_schema(kind: Kind) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": kind.doc,
+        "type": "object",
+        "properties": {"t": {}, "kind": {"const": kind.name}, **kind.fields},
+        "required": ["t", "kind", *kind.required],
+    }
+    if not kind.open:
+        out["additionalProperties"] = False
+    return out
+
+
+def schema_text() -> str:
+    """The schema as ``docs/timeline.schema.json`` holds it (``tools/timeline-schema``)."""
+    return json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- events and timelines -----------------------------------------------------------------------
 
 
 def stable(value: Any, depth: int = 0) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.checkers.problems import Problem
 from harness.record.history import History
+from harness.record.timeline import SCHEDULE_FIRED
 
 COUNTS = ("runs", "ok", "failed", "timeout", "retries", "duplicates")
 
@@ -52,7 +53,7 @@ def _by_fingerprint(verdicts: list[Any]) -> dict[str, list[Problem]]:
 
 
 def _fires(timeline: Any) -> Counter[str]:
-    return Counter(e.data.get("schedule") for e in timeline.of("schedule.fired"))
+    return Counter(e.data.get("schedule") for e in timeline.of(SCHEDULE_FIRED))
 
 
 def diff(a: tuple[Any, list[Any]], b: tuple[Any, list[Any]]) -> RunDiff:

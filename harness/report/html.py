@@ -14,6 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.record.timeline import (
+    CLUSTER_DOWN,
+    CLUSTER_UP,
+    HTTP_CALL,
+    SCHEDULE_FIRED,
+    TASK_FINISHED,
+    TASK_STARTED,
+)
+
 WIDTH = 1100  # plot width in px
 LEFT = 210  # label column
 LANE = 26
@@ -228,7 +237,7 @@ def _when(axis: _Axis) -> Callable[[dt.datetime], str]:
 def _schedule_lanes(result: Any, axis: _Axis) -> list[Lane]:
     when = _when(axis)
     by_schedule: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for e in result.timeline.of("schedule.fired"):
+    for e in result.timeline.of(SCHEDULE_FIRED):
         by_schedule[e.data["schedule"]].append((e.at, f"{when(e.at)} {e.data['schedule']}"))
     names = sorted({row["name"] for row in result.schedules if row["name"]} | set(by_schedule))
     return [
@@ -255,22 +264,22 @@ def _event_lanes(result: Any, axis: _Axis) -> list[Lane]:
     faulted = [
         (e.at, f"{when(e.at)} {e.data['fake']} {e.data['operation']} {e.data.get('key')}: "
          f"{e.data['fault']}")
-        for e in tl.of("http.call")
+        for e in tl.of(HTTP_CALL)
         if e.data.get("fault")
     ]  # fmt: skip
     failures = [
         (e.at, f"{when(e.at)} {e.data['func']} {e.data['outcome']}: {e.data.get('error') or ''}")
-        for e in tl.of("task.finished")
+        for e in tl.of(TASK_FINISHED)
         if e.data["outcome"] != "ok"
     ]
     retries = [
         (e.at, f"{when(e.at)} {e.data['func']} attempt {e.data['attempt']}")
-        for e in tl.of("task.started")
+        for e in tl.of(TASK_STARTED)
         if e.data["attempt"] > 1
     ]
     effects = [
         (e.at, f"{when(e.at)} {e.data['effect']} {e.data.get('key')}")
-        for e in tl.of("http.call")
+        for e in tl.of(HTTP_CALL)
         if e.data.get("effect")
     ]
     downs, spans = _downtimes(result, axis), _fault_spans(result, axis)
@@ -288,8 +297,8 @@ def _downtimes(result: Any, axis: _Axis) -> list[tuple[dt.datetime, dt.datetime,
     when = _when(axis)
     downs: list[tuple[dt.datetime, dt.datetime, str]] = []
     opened: dict[str, dt.datetime] = {}
-    for e in result.timeline.of("cluster.down", "cluster.up"):
-        if e.kind == "cluster.down":
+    for e in result.timeline.of(CLUSTER_DOWN, CLUSTER_UP):
+        if e.kind == CLUSTER_DOWN:
             opened[e.data["cluster"]] = e.at
         elif e.data["cluster"] in opened:
             a = opened.pop(e.data["cluster"])

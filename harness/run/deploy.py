@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.errors import UserCodeError
 from harness.errors import one_line as _one_line
+from harness.record.timeline import LOAD_CALLED, STARTUP_READY
 from harness.scenario import Scenario
 
 
@@ -34,7 +35,7 @@ def deploy(
             f"{_one_line(exc)}"
         ) from None
     for label, whole in replay_ready(scenario.startup_ready, sim.calls.scope):
-        sim.timeline.add(sim.now(), "startup.ready", app=label, whole=whole)
+        sim.timeline.add(sim.now(), STARTUP_READY, app=label, whole=whole)
     for i, step in enumerate(scenario.setup):
         try:
             with sim.calls.scope("setup"):
@@ -101,7 +102,7 @@ def _arrive(sim: Any, name: str, path: str, fn: Callable[..., Any]) -> Callable[
 
     def call(args: list[Any], kwargs: dict[str, Any]) -> None:
         event = sim.timeline.add(
-            sim.now(), "load.called", load=name, call=path, args=args, kwargs=kwargs
+            sim.now(), LOAD_CALLED, load=name, call=path, args=args, kwargs=kwargs
         )
         outcome: dict[str, Any] = {"outcome": "stopped"}  # until it returns or raises
         try:

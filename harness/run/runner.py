@@ -30,6 +30,7 @@ from typing import Any
 from harness.compat import django_q_version
 from harness.errors import HarnessError, RunInterrupted, Terminated
 from harness.record.run import RunRecord, ScenarioFacts, redact
+from harness.record.timeline import RUN_STOPPED, TASK_ENQUEUED
 from harness.run.result import RunResult
 from harness.scenario import Scenario, ScenarioError, resolve_paths
 
@@ -263,7 +264,7 @@ def _interrupted(sim: Any, signal: str) -> dt.datetime:
     from django.db import connection
 
     sim.interrupted = signal
-    sim.timeline.add(sim.now(), "run.stopped", reason="interrupted", signal=signal)
+    sim.timeline.add(sim.now(), RUN_STOPPED, reason="interrupted", signal=signal)
     try:
         with connection.cursor() as cur:
             cur.execute("SELECT 1")
@@ -343,7 +344,7 @@ def _record(
 
     expectations = _expectations(scenario)
     secrets = snapshot.secret_values(expectations.of("secrets"), built)
-    funcs = {t.data["func"] for t in sim.timeline.of("task.enqueued") if t.data.get("func")}
+    funcs = {t.data["func"] for t in sim.timeline.of(TASK_ENQUEUED) if t.data.get("func")}
     return RunRecord(
         scenario=ScenarioFacts(
             name=scenario.name,

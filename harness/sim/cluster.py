@@ -149,7 +149,6 @@ class ClusterState:
         self.up = True
         self.up_since = start
         self.last_pass: datetime | None = None
-        self.dry: tuple[Any, ...] | None = None  # a pull found nothing visible in this state
         self.transitions: list[tuple[datetime, bool]] = sorted(
             [(a, False) for a, _ in spec.downtime] + [(b, True) for _, b in spec.downtime]
         )

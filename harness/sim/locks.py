@@ -39,6 +39,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from harness.patching import Patches
+from harness.record.timeline import LOCK_REFUSED, LOCK_WAITED
 from harness.sim.patches import current_attempt
 
 Process = tuple[str, ...]
@@ -239,9 +240,9 @@ class LockModel:
                 if match["try"]:
                     start, end = match.span()
                     sql = f"{sql[:start]}({match.group(0)} AND false){sql[end:]}"
-                    self.on_event("lock.refused", key=str(key), task=attempt[0], holder=holder[0])
+                    self.on_event(LOCK_REFUSED, key=str(key), task=attempt[0], holder=holder[0])
                     continue
-                self.on_event("lock.waited", key=str(key), task=attempt[0], holder=holder[0])
+                self.on_event(LOCK_WAITED, key=str(key), task=attempt[0], holder=holder[0])
             self.advisory[key] = attempt
         return execute(sql, params, many, context)
 

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from harness.brokers import CLIENT_MODULES
 from harness.patching import Patches
 from harness.sim.fakehosts import FakeHost, FakeHosts
 from harness.sim.patches import current_attempt
@@ -39,7 +40,7 @@ CLIENTS = (
     "requests",
     "httpx",
     "aiohttp",
-    "redis",
+    *CLIENT_MODULES,  # the brokers' own clients (harness.brokers)
 )
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", ""}
 _NODATA = getattr(socket, "EAI_NODATA", socket.EAI_NONAME)

@@ -43,6 +43,25 @@ def test_a_scheduler_pass_that_raises_fails_the_test(qsim: Simulation) -> None:
     assert qsim.findings[0]["finding"] == "django-q error"
 
 
+@pytest.mark.django_db
+@pytest.mark.qsim(strict=False)
+def test_a_failed_pass_rolls_back_the_enqueues_it_made_before_failing(qsim: Simulation) -> None:
+    """The pass knows it failed from where django-q2 logged it (scheduler()'s own handler)."""
+    for name, seconds in (("fine", 60), ("broken", 61)):  # due in one pass, "fine" first
+        schedule(
+            "tests.harness.sample_tasks.tick",
+            schedule_type=Schedule.HOURLY,
+            name=name,
+            next_run=qsim.now() + timedelta(seconds=seconds),
+        )
+    Schedule.objects.filter(name="broken").update(args="(1, ")
+    qsim.advance(seconds=150)  # the passes at 90 s and 120 s find both due, and fail
+    enqueued = [e.data["task"] for e in qsim.timeline.of("task.enqueued")]
+    assert enqueued and [e.data["task"] for e in qsim.timeline.of("task.rolledback")] == enqueued
+    assert not qsim.timeline.of("schedule.fired") and not qsim.timeline.of("task.started")
+    assert {f["finding"] for f in qsim.findings} == {"django-q error"}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_watchdog_stops_an_endless_task() -> None:
     with Simulation(datetime(2026, 2, 1, tzinfo=UTC), [ClusterSpec()], watchdog_seconds=0.5) as sim:

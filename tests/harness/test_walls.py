@@ -1,8 +1,9 @@
 """The walls of the library (docs/architecture.md), read from the source with ``ast``.
 
 Each folder may import only the folders below it on the data path; no module imports itself
-back through another (no cycles); checkers and the report never reach the live database; no
-module is over 500 lines.
+back through another (no cycles; in ``harness/sim`` not even for type hints); only the
+simulation's facade imports its private core; checkers and the report never reach the live
+database; no module is over 500 lines.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 HARNESS = Path(__file__).resolve().parents[2] / "harness"
 REFERENCE_PACKAGES = {"apps", "config", "scenarios"}  # reference/apps, reference/config, scenarios/
 LEAVES = {
+    "harness.brokers",
     "harness.distributions",
     "harness.durations",
     "harness.names",
@@ -39,11 +41,14 @@ ALLOWED = {
 }  # fmt: skip
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module a file imports, at runtime (``if TYPE_CHECKING:`` blocks do not count)."""
+def _imports(path: Path, typing: bool = False) -> set[str]:
+    """Every module a file imports, at runtime (``if TYPE_CHECKING:`` blocks count only with
+    ``typing``)."""
     tree = ast.parse(path.read_text())
     typing_only = set()
     for node in ast.walk(tree):
+        if typing:
+            break
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             typing_only |= {id(child) for child in ast.walk(node)}
     found = set()
@@ -66,11 +71,11 @@ def _module(path: Path) -> str:
 MODULES = {_module(p): p for p in sorted(HARNESS.rglob("*.py"))}
 
 
-def _harness_imports(path: Path) -> set[str]:
+def _harness_imports(path: Path, typing: bool = False) -> set[str]:
     """The harness modules a file imports (``from harness.x import y`` counts x, and x.y when
     y is a module)."""
     out = set()
-    for name in _imports(path):
+    for name in _imports(path, typing):
         if name == "harness" or name.startswith("harness."):
             out.add(name if name in MODULES else name.rsplit(".", 1)[0])
     return {m for m in out if m in MODULES}
@@ -104,6 +109,43 @@ def test_no_import_cycles():
         name: {m for m in deps if not (m.startswith(name + ".") and name + "." in m)}
         for name, deps in graph.items()
     }
+    cycle = _cycle(graph)
+    assert not cycle, " → ".join(cycle)
+
+
+def test_the_simulation_has_no_import_cycle_not_even_for_type_hints():
+    """``harness/sim``: no module imports another that imports it back, ``TYPE_CHECKING``
+    imports included (the processes never reach back into the Simulation)."""
+    sim = {name: path for name, path in MODULES.items() if name.startswith("harness.sim.")}
+    graph = {
+        name: (_harness_imports(path, typing=True) & set(sim)) - {name}
+        for name, path in sim.items()
+    }
+    cycle = _cycle(graph)
+    assert not cycle, " → ".join(cycle)
+
+
+def test_only_the_facade_imports_the_private_core():
+    core = "harness.sim._core"
+    assert core in MODULES  # the rule guards something
+    offenders = {
+        name: sorted(m for m in _harness_imports(path, typing=True) if m.startswith(core))
+        for name, path in MODULES.items()
+        if not (name == core or name.startswith(core + ".")) and name != "harness.sim.simulation"
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+    facade = _harness_imports(MODULES["harness.sim.simulation"], typing=True)
+    assert any(m.startswith(core) for m in facade)
+    back = {
+        n
+        for n, p in MODULES.items()
+        if n.startswith(core) and "harness.sim.simulation" in _harness_imports(p, typing=True)
+    }
+    assert back == set()  # the core never names its facade
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` (module → modules it imports), or ``[]``."""
     state: dict[str, int] = {}
     cycle: list[str] = []
 
@@ -121,7 +163,7 @@ def test_no_import_cycles():
     for node in sorted(graph):
         if state.get(node) is None and visit(node, []):
             break
-    assert not cycle, " → ".join(cycle)
+    return cycle
 
 
 def test_checkers_and_the_report_never_touch_the_live_database():

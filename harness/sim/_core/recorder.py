@@ -1,26 +1,34 @@
 """What the driver remembers of each task, and what it records besides django-q2's signals.
 
-* :class:`TaskBook` — each task's function, its attempt count, its broker ack ids;
+* :class:`TaskBook` — each task's function, its attempt count, its broker ack ids, every enqueue;
 * :func:`adopt_queued` — broker rows that exist before the run (a data migration left them);
 * :func:`ledger_observer` — every call a fake records, copied into the timeline.
+
+Each is given what it writes to (``record``: an event at the current instant), never the driver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
-if TYPE_CHECKING:
-    from harness.sim.simulation import Simulation
+from harness.brokers import BrokerKind
+from harness.record.timeline import HTTP_CALL, TASK_ENQUEUED
+
+Record = Callable[..., Any]
+"""``record(kind, **fields)``: an event at the current virtual instant."""
 
 
 class TaskBook:
-    """What the driver knows of each task: its function, its attempts, its broker ack ids."""
+    """What the driver knows of each task: its function, its attempts, its broker ack ids, and
+    every enqueue in order."""
 
     def __init__(self) -> None:
         self.funcs: dict[str, str] = {}
         self.attempts: dict[str, int] = {}
         self.acks: dict[Any, str] = {}  # OrmQ pk → task id
+        self.enqueues: list[tuple[str, str]] = []  # (task, func) of every enqueue, in order
 
     def name(self, tid: str, func: Any) -> str:
         """Remember (once) and return the function's dotted name."""
@@ -36,7 +44,14 @@ class TaskBook:
         return self.attempts[tid]
 
 
-def adopt_queued(sim: Simulation, during: str) -> int:
+def adopt_queued(
+    kind: BrokerKind,
+    now: datetime,
+    book: TaskBook,
+    record: Record,
+    add_finding: Callable[..., None],
+    during: str,
+) -> int:
     """Take over broker rows that exist before the run (a data migration enqueued them).
 
     They are recorded as ``task.enqueued`` (with ``during``) so the checkers follow them,
@@ -47,22 +62,20 @@ def adopt_queued(sim: Simulation, during: str) -> int:
     from django_q.conf import Conf
     from django_q.models import OrmQ
 
-    if sim.broker_kind != "orm":
+    if not kind.rows_in_sql:
         return 0
-    now = sim.now()
     adopted = 0
     for row in OrmQ.objects.order_by("id"):
         try:
             task = row.task  # a cached_property: the signed payload, decoded
         except Exception as exc:  # unreadable: the pusher would discard it too
-            sim.add_finding("unreadable queued task", row=row.pk, error=str(exc)[:200])
+            add_finding("unreadable queued task", row=row.pk, error=str(exc)[:200])
             continue
         tid = task["id"]
-        sim.timeline.add(
-            now,
-            "task.enqueued",
+        record(
+            TASK_ENQUEUED,
             task=tid,
-            func=sim.book.name(tid, task["func"]),
+            func=book.name(tid, task["func"]),
             args=task.get("args"),
             kwargs=task.get("kwargs"),
             queue=row.key or Conf.CLUSTER_NAME,
@@ -72,18 +85,15 @@ def adopt_queued(sim: Simulation, during: str) -> int:
         if row.lock is None or row.lock > now:
             OrmQ.objects.filter(pk=row.pk).update(lock=now)
         adopted += 1
-    if adopted:
-        sim.visible_at(now, adopted)  # rows became visible: a pull in this state is not dry
     return adopted
 
 
-def ledger_observer(sim: Simulation) -> Callable[[Any], None]:
+def ledger_observer(record: Record) -> Callable[[Any], None]:
     """A ledger subscriber that adds an ``http.call`` event per recorded call."""
 
     def on_entry(entry: Any) -> None:
-        sim.timeline.add(
-            sim.now(),
-            "http.call",
+        record(
+            HTTP_CALL,
             fake=entry.fake,
             operation=entry.operation,
             key=entry.business_key,

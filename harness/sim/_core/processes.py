@@ -11,18 +11,35 @@
 A task whose duration exceeds its timeout is recorded the way django-q2 records a SIGALRM
 timeout (failed, "Task exceeded maximum timeout value (N seconds)", not acked) at start +
 timeout — its code did run, which is the dangerous case a checker should see.
+
+The processes see the run through :class:`~harness.sim._core.services.Services` only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import heapq
+import logging
 import queue
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.record.timeline import brief
+from harness.record.timeline import (
+    CLUSTER_DOWN,
+    CLUSTER_UP,
+    SCHEDULE_FIRED,
+    TASK_CLAIMED,
+    TASK_FINISHED,
+    TASK_KILLED,
+    TASK_LOGGED,
+    TASK_ROLLEDBACK,
+    TASK_SLEPT,
+    TASK_STARTED,
+    brief,
+)
+from harness.sim._core.services import Services
 from harness.sim.cluster import ClusterState, Completion
 from harness.sim.guards import guard_db, watchdog
 from harness.sim.patches import cluster_conf, current_attempt, observe_due
@@ -31,9 +48,6 @@ from harness.sim.scopes import Scope
 
 BLOCKED_SECONDS = 2.0
 """A body blocked longer than this (and four times its CPU time) is a finding."""
-
-if TYPE_CHECKING:
-    from harness.sim.simulation import Simulation
 
 
 class _Timer:
@@ -48,8 +62,8 @@ class _Timer:
 class Processes:
     """The sentinel, pusher, workers and monitor of every simulated cluster of one run."""
 
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
+    def __init__(self, run: Services) -> None:
+        self.run = run
 
     # -- the sentinel: scheduler passes and going down / coming back -------------------------
     def scheduler_pass(self, c: ClusterState) -> None:
@@ -58,24 +72,26 @@ class Processes:
         with it, and the timeline says so (``task.rolledback``) instead of ``schedule.fired``."""
         from django_q.scheduler import scheduler
 
-        sim = self.sim
-        now = sim.now()
+        run = self.run
+        now = run.now()
         c.last_pass = now
-        errors, mark = sim.scheduler_errors, len(sim.enqueue_log)
+        mark = len(run.book.enqueues)
         due: list[dict[str, Any]] = []
+        failed: list[logging.LogRecord] = []
         completed = False
         try:
             with (
                 cluster_conf(c.spec.conf()),
                 guard_db(),
-                sim.as_process(("sentinel", c.name)),
+                run.as_process(("sentinel", c.name)),
                 observe_due(due),
-                watchdog(sim.watchdog_seconds, "scheduler pass", cluster=c.name),
+                _pass_failures(scheduler, failed),
+                watchdog(run.watchdog_seconds, "scheduler pass", cluster=c.name),
             ):
                 scheduler(broker=c.broker)
-            completed = sim.scheduler_errors == errors
+            completed = not failed
         finally:
-            fired = sim.enqueue_log[mark:]
+            fired = run.book.enqueues[mark:]
             if not completed:
                 self._rolled_back(fired, c)
         if completed:
@@ -90,9 +106,8 @@ class Processes:
             if match is None:
                 continue
             pending.remove(match)
-            self.sim.timeline.add(
-                now,
-                "schedule.fired",
+            self.run.record(
+                SCHEDULE_FIRED,
                 schedule=row["name"] or f"#{row['id']}",
                 func=row["func"],
                 task=match[0],
@@ -101,34 +116,33 @@ class Processes:
             )
 
     def _rolled_back(self, fired: list[tuple[str, str]], c: ClusterState) -> None:
-        """Enqueues of a failed pass: gone with its transaction (ORM broker only; Redis is
-        outside the transaction, so there they stay: django-q2's duplicates)."""
-        if self.sim.broker_kind != "orm":
+        """Enqueues of a failed pass: gone with its transaction when the broker enqueues inside
+        it (ORM); otherwise (Redis) they stay: django-q2's duplicates."""
+        if not self.run.kind.transactional_enqueue:
             return
         for task, _func in fired:
-            self.sim.timeline.add(self.sim.now(), "task.rolledback", task=task, cluster=c.name)
+            self.run.record(TASK_ROLLEDBACK, task=task, cluster=c.name)
 
     def set_up(self, c: ClusterState, up: bool) -> None:
-        sim, now = self.sim, self.sim.now()
+        run, now = self.run, self.run.now()
         if up and not c.up:
             c.up, c.up_since, c.last_pass = True, now, None
-            sim.timeline.add(now, "cluster.up", cluster=c.name)
+            run.record(CLUSTER_UP, cluster=c.name)
         elif not up and c.up:
             c.up = False
-            for done in sim.take_completions(c):
+            for done in run.agenda.take(c):
                 tid = done.result["id"]
-                if sim.locks is not None:
-                    sim.locks.kill((tid, done.attempt))
-                sim.timeline.add(
-                    now,
-                    "task.killed",
+                if run.locks is not None:
+                    run.locks.kill((tid, done.attempt))
+                run.record(
+                    TASK_KILLED,
                     task=tid,
-                    func=sim.book.func(tid),
+                    func=run.book.func(tid),
                     cluster=c.name,
                     attempt=done.attempt,
                 )
             c.reset_slots()
-            sim.timeline.add(now, "cluster.down", cluster=c.name)
+            run.record(CLUSTER_DOWN, cluster=c.name)
 
     # -- the pusher ----------------------------------------------------------------------------
     def pump(self, c: ClusterState, cap: int | None) -> None:
@@ -150,42 +164,39 @@ class Processes:
                 if progressed:
                     continue
                 return  # blocked on a full queue, or idle
-            if c.dry == self.sim.dry_key(cap):
+            if self.run.dry.is_dry(c, cap):
                 return  # a pull found nothing at this instant and nothing was enqueued since
             batch = self.pull(c, cap)
             c.hold.extend(batch)
-            exhausted = len(batch) < (c.spec.bulk if self.sim.broker_kind == "orm" else 1)
+            exhausted = len(batch) < self.run.kind.batch_size(c.spec.bulk)
             if exhausted:
-                c.dry = self.sim.dry_key(cap)
+                self.run.dry.found_nothing_more(c, cap)
 
     def pull(self, c: ClusterState, cap: int | None) -> list[dict[str, Any]]:
         """One ``pusher()`` batch (claiming rows up to ``cap`` only, for a drain)."""
         from django_q.pusher import pusher
 
-        sim = self.sim
+        run = self.run
         event = threading.Event()
         event.set()  # exactly one dequeue() batch, then return
         tq: queue.Queue[Any] = queue.Queue()
         with cluster_conf(c.spec.conf()), guard_db(), c.broker.capped(cap):
             pusher(tq, event, c.broker)
-        now = sim.now()
+        now = run.now()
         batch = []
         while not tq.empty():
             task = tq.get_nowait()
             tid = task["id"]
-            func = sim.book.name(tid, task["func"])
+            func = run.book.name(tid, task["func"])
             if task.get("ack_id") is not None:
-                sim.book.acks[task["ack_id"]] = tid
-            sim.timeline.add(
-                now,
-                "task.claimed",
+                run.book.acks[task["ack_id"]] = tid
+            run.record(
+                TASK_CLAIMED,
                 task=tid,
                 func=func,
                 cluster=c.name,
-                redelivery=tid in sim.book.attempts,
-                lock_until=now + timedelta(seconds=c.spec.retry)
-                if sim.broker_kind == "orm"
-                else None,
+                redelivery=tid in run.book.attempts,
+                lock_until=run.kind.lock_until(now, c.spec.retry),
             )
             batch.append(task)
         return batch
@@ -193,17 +204,16 @@ class Processes:
     # -- the workers ---------------------------------------------------------------------------
     def start(self, c: ClusterState, task: dict[str, Any]) -> None:
         """A worker slot runs the task's code now; its result is due at its virtual end."""
-        sim = self.sim
-        now = sim.now()
+        run = self.run
+        now = run.now()
         tid = task["id"]
-        func = sim.book.name(tid, task["func"])
-        attempt = sim.book.next_attempt(tid)
+        func = run.book.name(tid, task["func"])
+        attempt = run.book.next_attempt(tid)
         timeout = _timeout(task.pop("timeout", None), c.spec.timeout)
-        duration = sim.durations(func, task, attempt)
-        sim.runaway.started(now)
-        sim.timeline.add(
-            now,
-            "task.started",
+        duration = run.durations(func, task, attempt)
+        run.runaway.started(now)
+        run.record(
+            TASK_STARTED,
             task=tid,
             func=func,
             cluster=c.name,
@@ -214,7 +224,7 @@ class Processes:
         slot = heapq.heappop(c.free)
         c.running[tid] = attempt
         result, scope = self._run(c, task, slot, attempt, func)
-        for hook in sim.after_task:  # after the body's writes: e.g. an invariant's rows
+        for hook in run.after_task:  # after the body's writes: e.g. an invariant's rows
             hook(func, tid, attempt)
         duration += self._observed(scope, tid, func, attempt)
         outcome = "ok" if result["success"] else "failed"
@@ -227,14 +237,14 @@ class Processes:
                 f"virtual duration {duration:g} s (dq-harness)"
             )
         result["stopped"] = finish
-        sim.schedule_completion(finish, Completion(c, result, attempt, outcome, slot))
+        run.agenda.complete(finish, Completion(c, result, attempt, outcome, slot))
 
     def _run(
         self, c: ClusterState, task: dict[str, Any], slot: int, attempt: int, func: str
     ) -> tuple[dict[str, Any], Scope]:
         from django_q.worker import worker
 
-        sim = self.sim
+        run = self.run
         tq: queue.Queue[Any] = queue.Queue()
         rq: queue.Queue[Any] = queue.Queue()
         tq.put(task)
@@ -244,9 +254,9 @@ class Processes:
             with (
                 cluster_conf(c.spec.conf()),
                 guard_db(),
-                sim.as_process(("worker", c.name, str(slot))),
-                watchdog(sim.watchdog_seconds, "task", task=task["id"], func=func, attempt=attempt),
-                sim.calls.scope("task") as scope,
+                run.as_process(("worker", c.name, str(slot))),
+                watchdog(run.watchdog_seconds, "task", task=task["id"], func=func, attempt=attempt),
+                run.calls.scope("task") as scope,
             ):
                 worker(tq, rq, _Timer(), timeout=None)  # no SIGALRM: timeouts are virtual
         finally:
@@ -256,21 +266,19 @@ class Processes:
     def _observed(self, scope: Scope, tid: str, func: str, attempt: int) -> float:
         """Record what the body slept and logged; returns the seconds it slept (part of its
         virtual duration). Wall time blocked in ways nobody could intercept is a finding."""
-        sim, now = self.sim, self.sim.now()
+        run = self.run
         slept = round(scope.slept, 6)  # virtual seconds, to the microsecond the clock keeps
         if slept:
-            sim.timeline.add(
-                now,
-                "task.slept",
+            run.record(
+                TASK_SLEPT,
                 task=tid,
                 attempt=attempt,
                 seconds=slept,
                 calls=scope.sleeps,
             )
         if scope.counts:
-            sim.timeline.add(
-                now,
-                "task.logged",
+            run.record(
+                TASK_LOGGED,
                 task=tid,
                 func=func,
                 attempt=attempt,
@@ -278,7 +286,7 @@ class Processes:
                 records=[r.as_list() for r in scope.records],
             )
         if scope.blocked > BLOCKED_SECONDS and scope.blocked > 4 * (scope.cpu + 0.05):
-            sim.add_finding(
+            run.add_finding(
                 "blocked",
                 task=tid,
                 func=func,
@@ -294,16 +302,15 @@ class Processes:
         """The attempt's virtual end: its releases happen, and ``monitor()`` saves and acks."""
         from django_q.monitor import monitor
 
-        sim = self.sim
+        run = self.run
         c, res = done.cluster, done.result
         tid = res["id"]
         error = None if done.outcome == "ok" else _first_line(res.get("result"))
         returned = {} if error or res.get("result") is None else {"returned": brief(res["result"])}
-        sim.timeline.add(
-            sim.now(),
-            "task.finished",
+        run.record(
+            TASK_FINISHED,
             task=tid,
-            func=sim.book.func(tid),
+            func=run.book.func(tid),
             cluster=c.name,
             attempt=done.attempt,
             outcome=done.outcome,
@@ -313,11 +320,11 @@ class Processes:
         rq: queue.Queue[Any] = queue.Queue()
         rq.put(res)
         rq.put("STOP")
-        if sim.locks is not None:  # the body's releases happen at its virtual end
-            sim.locks.finish((tid, done.attempt), ("worker", c.name, str(done.slot)))
-        token = enqueue_parent.set((tid, "a hook or chain of " + str(sim.book.func(tid))))
+        if run.locks is not None:  # the body's releases happen at its virtual end
+            run.locks.finish((tid, done.attempt), ("worker", c.name, str(done.slot)))
+        token = enqueue_parent.set((tid, "a hook or chain of " + str(run.book.func(tid))))
         try:
-            with cluster_conf(c.spec.conf()), guard_db(), sim.as_process(("monitor", c.name)):
+            with cluster_conf(c.spec.conf()), guard_db(), run.as_process(("monitor", c.name)):
                 monitor(rq, c.broker)
         finally:
             enqueue_parent.reset(token)
@@ -326,7 +333,46 @@ class Processes:
         if c.running.get(tid) == done.attempt:
             del c.running[tid]
         if done.outcome != "ok":
-            sim.task_failed(tid, done.attempt, done.outcome, res.get("result"))
+            run.task_failed(tid, done.attempt, done.outcome, res.get("result"))
+
+
+class _PassFailures(logging.Handler):
+    """Keeps the records that say a ``scheduler()`` call failed (see :func:`_pass_failures`)."""
+
+    def __init__(self, scheduler: Any, into: list[logging.LogRecord]) -> None:
+        super().__init__(level=logging.ERROR)
+        self.code, self.into = scheduler.__code__, into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if (
+            record.exc_info is not None
+            and record.funcName == self.code.co_name
+            and record.pathname == self.code.co_filename
+        ):
+            self.into.append(record)
+
+
+@contextlib.contextmanager
+def _pass_failures(scheduler: Any, into: list[logging.LogRecord]) -> Iterator[None]:
+    """Within the block, every record saying the ``scheduler()`` pass failed goes to ``into``.
+
+    django-q2's ``scheduler()`` runs its pass in one ``transaction.atomic`` block inside
+    ``try: … except Exception: logger.exception(…)``. A record with exception info logged by
+    ``scheduler()``'s own code is that handler's: the block was left by an exception, so all
+    the pass wrote, its enqueues included, was rolled back. The record is told by where it comes
+    from (django-q2's own function and file), not by the wording of its message; django-q2 keeps
+    no constant for that message, and ``scheduler.py`` is the same in 1.9.x and 1.11.x
+    (``harness/compat.py``). Its other error in a pass ("failed to create a task from
+    schedule", ``async_task`` returned nothing) is logged without exception info and rolls
+    nothing back.
+    """
+    handler = _PassFailures(scheduler, into)
+    qlog = logging.getLogger("django-q")  # django_q.conf.logger, which scheduler() logs to
+    qlog.addHandler(handler)
+    try:
+        yield
+    finally:
+        qlog.removeHandler(handler)
 
 
 def _timeout(task_timeout: Any, cluster_timeout: int | None) -> int | None:

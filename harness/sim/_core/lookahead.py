@@ -7,17 +7,18 @@ and the instant the next broker row becomes visible (``lock + 1 µs``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.sim.cluster import EPS, owned_schedules
-
-if TYPE_CHECKING:
-    from harness.sim.simulation import Simulation
+from harness.brokers import BrokerKind
+from harness.sim.cluster import EPS, ClusterState, owned_schedules
 
 
-def probe(sim: Simulation, cap: int | None) -> tuple[dict[int, datetime | None], datetime | None]:
+def probe(
+    clusters: list[ClusterState], kind: BrokerKind, cap: int | None
+) -> tuple[dict[int, datetime | None], datetime | None]:
     """One round trip: each cluster's earliest due schedule and the next OrmQ visibility.
 
     Raw SQL on purpose: this runs once per step, and the ORM's query compilation cost
@@ -31,15 +32,15 @@ def probe(sim: Simulation, cap: int | None) -> tuple[dict[int, datetime | None],
     parts: list[str] = []
     params: list[Any] = []
     ids: list[int] = []
-    for i, c in enumerate(sim.clusters):
+    for i, c in enumerate(clusters):
         if not (c.up and c.spec.scheduler):
             continue
         mine, mine_params = owned_schedules(c.name)
         parts.append(f"(SELECT min(next_run) FROM {sched} WHERE repeats <> 0 AND {mine})")
         params.extend(mine_params)
         ids.append(i)
-    keys = sorted({c.broker.list_key for c in sim.clusters if c.up and not c.hold})
-    want_rows = sim.broker_kind == "orm" and bool(keys)
+    keys = sorted({c.broker.list_key for c in clusters if c.up and not c.hold})
+    want_rows = kind.rows_in_sql and bool(keys)
     if want_rows:
         capped = " AND id <= %s" if cap is not None else ""
         # Visible rows a free pusher has not claimed yet count too (a drain cap was lifted).
@@ -59,45 +60,48 @@ def probe(sim: Simulation, cap: int | None) -> tuple[dict[int, datetime | None],
 @dataclass(frozen=True)
 class Lookahead:
     """The next instant, the scheduler passes due by then, and what the probe saw of the
-    broker: which clusters' queues it looked at and their earliest lock (None: no row)."""
+    broker: which clusters' queues it looked at and their earliest lock (None: no row); what
+    that means for the first pull of the instant is :mod:`harness.sim._core.dry`'s."""
 
     at: datetime | None
     passes: dict[int, datetime]
     probed: frozenset[int]  # clusters whose queue the probe covered
     lock: datetime | None
 
-    def dry_at_start(self, i: int) -> bool:
-        """Cluster ``i``'s first pull would find nothing: the probe covered its queue and no
-        row there is visible at this instant (only an enqueue since can change that)."""
-        return i in self.probed and (self.lock is None or self.at is None or self.lock >= self.at)
 
-
-def next_time(sim: Simulation, schedules: bool, cap: int | None) -> Lookahead:
-    """The next instant something can happen, and the scheduler passes due by then."""
-    now = sim.now()
+def next_time(
+    clusters: list[ClusterState],
+    kind: BrokerKind,
+    now: datetime,
+    queued: Iterable[datetime | None],
+    schedules: bool,
+    cap: int | None,
+) -> Lookahead:
+    """The next instant something can happen (``queued``: the driver's next completion and
+    arrival), and the scheduler passes due by then."""
     candidates: list[datetime] = []
-    candidates.extend(t for t in (sim.next_completion(), sim.next_arrival()) if t is not None)
-    candidates.extend(c.transitions[0][0] for c in sim.clusters if c.transitions)
-    earliest, lock = probe(sim, cap)
+    candidates.extend(t for t in queued if t is not None)
+    candidates.extend(c.transitions[0][0] for c in clusters if c.transitions)
+    earliest, lock = probe(clusters, kind, cap)
     passes: dict[int, datetime] = {}
     if schedules:
         for i, due in earliest.items():
             if due is not None:
-                c = sim.clusters[i]
+                c = clusters[i]
                 # A pass at t fires rows with next_run < t (strict): it must come after due.
                 passes[i] = c.grid_after(max(now, due + EPS), c.last_pass)
         candidates.extend(passes.values())
     if lock is not None:
         candidates.append(lock + EPS)
-    elif sim.broker_kind == "redis" and any(
-        c.up and not c.hold and c.broker.queue_size() for c in sim.clusters
+    elif not kind.rows_in_sql and any(
+        c.up and not c.hold and c.broker.queue_size() for c in clusters
     ):
         candidates.append(now + EPS)
     at = max(min(candidates), now) if candidates else None
     probed = frozenset(
         i
-        for i, c in enumerate(sim.clusters)
-        if sim.broker_kind == "orm"
+        for i, c in enumerate(clusters)
+        if kind.rows_in_sql
         and c.up
         and not c.hold
         and not (at is not None and c.transitions_due(at))
