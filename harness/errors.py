@@ -36,6 +36,11 @@ class ScenarioError(HarnessError):
         super().__init__(f"{source}: {where}: {reason}" if where else f"{source}: {reason}")
 
 
+class HarnessDeprecation(FutureWarning):
+    """An old spelling (a TOML key, a flag, a keyword) still read for one release; the message
+    is one line naming the new spelling. A ``FutureWarning``: shown to users by default."""
+
+
 class UserCodeError(HarnessError):
     """The project's own code raised (or exited) outside a task; the CLI prints one line, 3."""
 

@@ -58,6 +58,18 @@ class OptionsReader:
     def fail(self, reason: str, key: str | int | None = None) -> None:
         raise self.error(self.source, self.path(key) if key is not None else self.where, reason)
 
+    def renamed(self, old: str, new: str) -> None:
+        """Read key ``old`` as ``new`` for one release, saying so (a deprecated spelling:
+        :mod:`harness.spellings`); both at once is a mistake."""
+        if old not in self.data:
+            return
+        if new in self.data:
+            self.fail(f"give {new} only ({old} is its old spelling)", old)
+        from harness.spellings import deprecated
+
+        deprecated(f"{self.source}: {self.path(old)}", self.path(new), stacklevel=4)
+        self.data[new] = self.data.pop(old)
+
     def has(self, key: str) -> bool:
         return key in self.data
 

@@ -26,13 +26,14 @@ DEFAULT_PATTERNS = (r"\bsk_(?:live|test)_[A-Za-z0-9_]{6,}", r"\bwhsec_[A-Za-z0-9
 
 @dataclass(frozen=True)
 class Options:
-    settings: tuple[str, ...] = ()  # setting names whose values are secrets
+    setting_names: tuple[str, ...] = ()  # settings whose values are secrets
     values: tuple[str, ...] = ()  # literal secret values
     patterns: tuple[str, ...] = DEFAULT_PATTERNS  # secret-shaped strings nobody listed
 
 
 def options(r: Any) -> Options:
-    settings = r.get("settings", list, default=[])
+    r.renamed("settings", "setting_names")  # the old spelling (harness.spellings)
+    names = r.get("setting_names", list, default=[])
     values = r.get("values", list, default=[])
     patterns = r.get("patterns", list, default=list(DEFAULT_PATTERNS))
     for i, p in enumerate(patterns):
@@ -40,7 +41,7 @@ def options(r: Any) -> Options:
             re.compile(p)
         except (re.error, TypeError) as exc:
             r.fail(f"bad regular expression: {exc}", f"patterns[{i}]")
-    return Options(tuple(settings), tuple(str(v) for v in values), tuple(patterns))
+    return Options(tuple(names), tuple(str(v) for v in values), tuple(patterns))
 
 
 def _sources(ctx: RunContext) -> list[tuple[str, str, str]]:

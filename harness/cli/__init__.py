@@ -12,17 +12,30 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from harness.errors import (
     EXIT_BISECT_SKIP,
     EXIT_SIGINT,
     EXIT_SIGTERM,
+    HarnessDeprecation,
     HarnessError,
     Terminated,
 )
 
+_show_warning = warnings.showwarning
+
 Handler = Callable[[argparse.Namespace], int]
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *rest: object,
+                      **kw: object) -> None:  # fmt: skip
+    """Our deprecations as one line on stderr (other warnings as Python shows them)."""
+    if issubclass(category, HarnessDeprecation):
+        sys.stderr.write(f"harness: warning: {message}\n")
+    else:
+        _show_warning(message, category, *rest, **kw)  # type: ignore[arg-type]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,7 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_paths(None)
     _REGISTRY.clear()
     _load_subcommands()
-    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", HarnessDeprecation)
+        warnings.showwarning = _one_line_warning
+        return _run(build_parser().parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     bisect = getattr(args, "bisect_exit", False)
     try:

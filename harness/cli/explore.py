@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from harness.cli.flags import Renamed, add_database
 from harness.errors import HarnessError
 
 
@@ -22,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("scenario", help="a shipped scenario name or a path to a .toml file")
     p.add_argument("--budget", type=int, default=200, help="fault plans to try (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    p.add_argument(
+        "--search-seed", type=int, default=0, help="Hypothesis's seed for the search (default 0)"
+    )
+    p.add_argument("--seed", dest="search_seed", type=int, action=Renamed, new="--search-seed")
     p.add_argument(
         "--out", help="where to write the minimal failing scenario (default explore/<name>.toml)"
     )
@@ -35,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-rules", type=int, default=4, help="rules per plan (default 4)")
     p.add_argument("--settings", help="Django settings module (default: the scenario's)")
+    add_database(p)
     p.set_defaults(handler=_cmd_explore)
 
 
@@ -51,25 +56,26 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     if out.exists() and out.is_dir():
         raise HarnessError(f"--out: {out} is a directory")
 
-    baseline = run(scenario, settings=args.settings)  # bad paths/settings/setup: exit 2 here
+    where = {"settings": args.settings, "database": args.database}
+    baseline = run(scenario, **where)  # bad paths/settings/setup: exit 2 here
     if not baseline.ok:
         print(f"FAIL without any added fault: {scenario.name}")
         print(baseline.explain())
         print(f"replay: {baseline.command}")
         return 1
     began = time.monotonic()
-    with rollback_runner(scenario, args.settings) as runner:
-        outcome = explore(scenario, args.budget, args.seed, space=space, runner=runner)
+    with rollback_runner(scenario, args.settings, args.database) as runner:
+        outcome = explore(scenario, args.budget, args.search_seed, space=space, runner=runner)
     elapsed = time.monotonic() - began
     if outcome.found:  # confirm on a fresh database, exactly as `harness replay` will run it
-        outcome.result = run(with_faults(scenario, outcome.plan), settings=args.settings)
+        outcome.result = run(with_faults(scenario, outcome.plan), **where)
         if outcome.result.ok:
             print(f"shrunk plan {outcome.plan} failed during the search but passes on a fresh")
             print("database: the failure depends on state a rollback does not reset; not written")
             return 1
     if not outcome.found:
         print(
-            f"no failure in {outcome.examples} fault plans (seed {args.seed}, "
+            f"no failure in {outcome.examples} fault plans (search seed {args.search_seed}, "
             f"{elapsed:.1f} s): every check held"
         )
         return 0
@@ -92,7 +98,7 @@ def _write(args: argparse.Namespace, scenario, outcome, out: Path) -> None:
     header = "\n".join(
         [
             f"Written by: harness explore {args.scenario} --budget {args.budget} "
-            f"--seed {args.seed}",
+            f"--search-seed {args.search_seed}",
             f"Minimal fault plan after {outcome.examples} runs; it fails these checks:",
             *(f"  {line}" for line in outcome.failures),
         ]

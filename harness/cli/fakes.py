@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--plan", help="fault plan (.toml or .json); relative times start now")
-    serve.add_argument("--seed", default="0", help="seed for the fault plan's dice (default 0)")
+    serve.add_argument(
+        "--seed", type=int, default=0, help="seed for the fault plan's dice (default 0)"
+    )
     serve.add_argument(
         "--hold-seconds",
         type=float,
@@ -39,10 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--webhook-url", help="payments only: where to POST signed webhook events")
     serve.add_argument("--quiet", action="store_true", help="do not log requests")
     serve.set_defaults(handler=_cmd_serve)
-
-
-def _seed(text: str) -> int | str:
-    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def _build(args: argparse.Namespace, now: Any, ledger: Any, faults: Any) -> tuple[Any, list[str]]:
@@ -111,7 +109,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     faults = None
     if args.plan:
         try:
-            faults = FaultInjector(FaultPlan.load(args.plan), seed=_seed(args.seed), origin=now())
+            faults = FaultInjector(FaultPlan.load(args.plan), seed=args.seed, origin=now())
         except FaultPlanError as exc:
             raise HarnessError(str(exc)) from None
     if not 0 <= args.port <= 65535:

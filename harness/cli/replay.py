@@ -7,17 +7,20 @@
 * ``harness gate [SCENARIO ...] [--update]`` replays each scenario (all shipped ones by default)
   up to its ``gate_until`` and compares the timeline with its golden file, printing the first
   divergence with context; ``--update`` rewrites the goldens deliberately. Exit 1 when a
-  timeline diverges or a check fails. ``-n auto`` replays them in parallel on pytest-xdist
-  (:mod:`harness.run.parallel`), each on its own database: the same timelines, the same verdicts.
+  timeline diverges or a check fails. ``-n`` (default ``auto``: one replay per CPU) replays
+  them in parallel on pytest-xdist (:mod:`harness.run.parallel`), each on its own database: the
+  same timelines, the same verdicts; ``-n 1`` replays them one after another in this process.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness.cli.flags import FAITHFUL, Renamed, add_database, add_workers, workers
 from harness.cli.output import Progress, writable, write_outputs
 from harness.errors import RunInterrupted
 
@@ -32,20 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     replay.add_argument("--json", dest="json_out", default=None, help="write the result as JSON")
     replay.add_argument("--report", default=None, help="write the HTML report into this directory")
     replay.add_argument("--settings", default=None, help="Django settings module (overrides)")
-    replay.add_argument(
-        "--database",
-        choices=("project", "harness"),
-        default=None,
-        help="'project': the settings' own PostgreSQL (default); 'harness': DATABASE_URL or "
-        "the embedded server",
-    )
+    add_database(replay)
     replay.add_argument("--timeline", default=None, help="write the timeline (JSON Lines) here")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
-    replay.add_argument(
-        "--faithful",
-        action="store_true",
-        help="run django-q2's own code everywhere (no accelerations; same timeline, slower)",
-    )
+    replay.add_argument("--faithful", action="store_true", help=FAITHFUL)
     replay.add_argument(
         "--baseline", default=None, help="known problems (harness baseline): fail only on new ones"
     )
@@ -66,15 +59,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("scenarios", nargs="*", help="names or paths (default: every shipped one)")
     gate.add_argument("--update", action="store_true", help="rewrite the golden files")
     gate.add_argument("--settings", default=None, help="Django settings module (overrides)")
-    gate.add_argument("--database", choices=("project", "harness"), default=None)
+    add_database(gate)
+    add_workers(gate)
     gate.add_argument(
-        "-n",
-        dest="workers",
-        default=None,
-        help="replay the scenarios in parallel on pytest-xdist (a number, or auto)",
+        "--report", default=None, help="keep each replay's JSON and timeline in this directory"
     )
-    gate.add_argument("--out", default=None, help="with -n: where the runs go (reports/gate)")
+    gate.add_argument("--out", dest="report", action=Renamed, new="--report")
     gate.add_argument("--baseline", default=None, help="known problems: fail only on new ones")
+    gate.add_argument("--faithful", action="store_true", help=FAITHFUL)
     gate.set_defaults(handler=cmd_gate)
 
 
@@ -91,12 +83,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         with Progress(not args.no_progress) as progress:
             result = runner.run(
-                scenario,
+                args.scenario,  # read again there: its reference goes in the reproduce line
                 seed=args.seed,
                 until=until,
                 settings=args.settings,
                 database=args.database,
-                ref=args.scenario,
                 progress=lambda now, a, b: progress(now, a, b, scenario.zone),
                 faithful=args.faithful,
                 baseline=args.baseline,
@@ -120,7 +111,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     console = Console()
     refs = args.scenarios or list(shipped())
     scenarios = [(ref, read(ref)) for ref in refs]  # every file is validated before any run
-    runs = _gate_parallel(args, scenarios) if args.workers else _gate_serial(args, scenarios)
+    jobs = args.report or workers(args.workers, len(scenarios)) > 1  # else: here, one by one
+    runs = _gate_parallel(args, scenarios) if jobs else _gate_serial(args, scenarios)
     failures = 0
     for (ref, scenario), (timeline, failed) in zip(scenarios, runs, strict=True):
         golden = golden_path(locate(ref))
@@ -138,12 +130,12 @@ def _gate_serial(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -> 
     for ref, scenario in scenarios:
         until = scenario.start + scenario.gate_until if scenario.gate_until else None
         result = runner.run(
-            scenario,
+            ref,
             until=until,
             settings=args.settings,
             database=args.database,
-            ref=ref,
             baseline=args.baseline,
+            faithful=args.faithful,
         )
         out.append((result.timeline.dumps(), [(v.name, v.message) for v in result.failed]))
     return out
@@ -151,12 +143,18 @@ def _gate_serial(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -> 
 
 def _gate_parallel(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -> list[GateRun]:
     """Every scenario as one pytest-xdist item (harness.run.parallel); the same timelines."""
-    from harness.cli.sweep import workers_value
+    if args.report:
+        return _gate_jobs(args, scenarios, Path(args.report))
+    with tempfile.TemporaryDirectory(prefix="harness-gate-") as folder:  # nothing left behind
+        return _gate_jobs(args, scenarios, Path(folder))
+
+
+def _gate_jobs(
+    args: argparse.Namespace, scenarios: list[tuple[str, Any]], folder: Path
+) -> list[GateRun]:
     from harness.names import slug
     from harness.run.parallel import Job, run_jobs
 
-    workers = workers_value(args.workers)
-    folder = Path(args.out or Path("reports") / "gate")
     jobs = [
         Job(
             id=f"{i:03d}-{slug(scenario.name)}",
@@ -168,11 +166,12 @@ def _gate_parallel(args: argparse.Namespace, scenarios: list[tuple[str, Any]]) -
             settings=args.settings,
             database=args.database,
             baseline=args.baseline,
+            faithful=args.faithful,
         )
         for i, (ref, scenario) in enumerate(scenarios)
     ]
     out: list[GateRun] = []
-    for outcome in run_jobs(jobs, folder, workers=workers):
+    for outcome in run_jobs(jobs, folder, workers=str(workers(args.workers, len(jobs)))):
         if outcome.error:
             out.append((None, [("replay", outcome.error)]))
             continue

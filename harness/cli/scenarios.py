@@ -1,7 +1,8 @@
-"""``harness scenarios [--json]``: the project's named scenarios, never cut.
+"""``harness scenarios [--json [FILE]]``: the project's named scenarios, never cut.
 
 On a terminal a table that wraps long descriptions at word boundaries (names are never cut or
-wrapped); piped, plain tab-separated lines; ``--json``, one object per scenario.
+wrapped); piped, plain tab-separated lines; ``--json``, one object per scenario (to stdout, or
+the file named, as ``--json FILE`` writes on every other command).
 """
 
 from __future__ import annotations
@@ -9,12 +10,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
+
+from harness.cli.output import writable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     ls = sub.add_parser("scenarios", help="list the project's scenarios (./scenarios/*.toml)")
-    ls.add_argument("--json", action="store_true", help="one JSON object per scenario")
+    ls.add_argument(
+        "--json",
+        dest="json_out",
+        nargs="?",
+        const="-",
+        default=None,
+        help="write them as JSON to this file (no file, or -: to stdout)",
+    )
     ls.set_defaults(handler=cmd_scenarios)
 
 
@@ -34,8 +45,13 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
                 "description": " ".join(sc.description.split()),
             }
         )
-    if args.json:
-        print(json.dumps(rows, indent=2))
+    if args.json_out:
+        text = json.dumps(rows, indent=2)
+        if args.json_out == "-":
+            print(text)
+        else:
+            writable(args.json_out, "--json")
+            Path(args.json_out).write_text(text + "\n", encoding="utf-8")
         return 0
     if not rows:
         where = ", ".join(str(d) for d in scenario_dirs())

@@ -2,7 +2,7 @@
 
 Each seed is one replay on pytest-xdist (:mod:`harness.run.parallel`): ``-n auto`` uses every
 local CPU, ``--tx`` sends replays to other hosts (each needs the project and the harness
-installed; see docs/scenarios.md). Every seed's run JSON and timeline land in ``--out``; the
+installed; see docs/scenarios.md). Every seed's run JSON and timeline land in ``--report``; the
 command prints the failing seeds with the command that reproduces each one alone, and exits 1
 when any seed failed.
 """
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.cli.flags import FAITHFUL, Renamed, add_database, add_workers, workers
 from harness.errors import HarnessError
 
 DEFAULT_OUT = Path("reports") / "sweep"
@@ -28,14 +29,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="end of each replay: an offset (6h), an ISO time, or 'gate' (the gate horizon)",
     )
-    sweep.add_argument("-n", dest="workers", default="auto", help="local workers (default auto)")
+    add_workers(sweep)
     sweep.add_argument(
         "--tx", action="append", default=[], help="pytest-xdist gateway spec (repeatable)"
     )
-    sweep.add_argument("--out", default=None, help=f"output folder (default {DEFAULT_OUT}/NAME)")
+    sweep.add_argument(
+        "--report", default=None, help=f"where runs and timelines go (default {DEFAULT_OUT}/NAME)"
+    )
+    sweep.add_argument("--out", dest="report", action=Renamed, new="--report")
     sweep.add_argument("--settings", default=None, help="Django settings module (overrides)")
-    sweep.add_argument("--database", choices=("project", "harness"), default=None)
+    add_database(sweep)
     sweep.add_argument("--baseline", default=None, help="known problems: fail only on new ones")
+    sweep.add_argument("--faithful", action="store_true", help=FAITHFUL)
     sweep.set_defaults(handler=cmd_sweep)
 
 
@@ -51,12 +56,6 @@ def until_text(value: str | None, scenario: Any, where: str) -> str | None:
     return until.isoformat() if until else None
 
 
-def workers_value(text: str) -> str:
-    if text == "auto" or (text.isdigit() and int(text) > 0):
-        return text
-    raise HarnessError(f"-n {text!r}: a number of workers (1, 2, …) or auto")
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.run.parallel import Job, parse_seeds, run_jobs
     from harness.scenario import read
@@ -69,12 +68,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         args.baseline = str(Path(args.baseline).resolve())
     seeds = parse_seeds(args.seeds)
     until = until_text(args.until, scenario, "--until")
-    workers = workers_value(args.workers)
+    n = workers(args.workers, len(seeds))
     from harness.names import slug
 
-    out = Path(args.out) if args.out else DEFAULT_OUT / slug(scenario.name)
+    out = Path(args.report) if args.report else DEFAULT_OUT / slug(scenario.name)
     if out.exists() and not out.is_dir():
-        raise HarnessError(f"--out {out}: exists and is not a folder")
+        raise HarnessError(f"--report {out}: exists and is not a folder")
     jobs = [
         Job(
             id=f"seed-{seed}",
@@ -85,11 +84,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             settings=args.settings,
             database=args.database,
             baseline=args.baseline,
+            faithful=args.faithful,
         )
         for seed in seeds
     ]
     t0 = time.monotonic()
-    outcomes = run_jobs(jobs, out, workers=workers, tx=args.tx)
+    outcomes = run_jobs(jobs, out, workers=str(n), tx=args.tx)
     return print_sweep(scenario.name, outcomes, time.monotonic() - t0, out)
 
 

@@ -227,11 +227,11 @@ class FakeApp:
             except Exception as exc:
                 reply = self.error_reply(500, "Internal error", call)
                 reply.detail["exception"] = type(exc).__name__
-        elif fault.kind == "503":
+        elif fault.mode == "503":
             reply = self.unavailable_reply(fault, call)
-        elif fault.kind == "429":
+        elif fault.mode == "rate_limit":
             reply = self.rate_limit_reply(fault, call)
-        elif fault.kind == "error":
+        elif fault.mode == "error":
             assert fault.status is not None
             if fault.envelope is not None:
                 reply = Reply(fault.status, fault.envelope)
@@ -253,7 +253,7 @@ class FakeApp:
             )
             self._record(request, recorded, call.operation, call, task_id, attempt, fault)
             # The transport drops this; a plain client of the bare WSGI app sees a 504.
-            return Reply(504, {"fault": fault.kind}, headers={"X-Fake-Fault": fault.kind})
+            return Reply(504, {"fault": fault.mode}, headers={"X-Fake-Fault": fault.mode})
         return self._record(request, reply, call.operation, call, task_id, attempt, fault)
 
     def _record(
@@ -283,7 +283,7 @@ class FakeApp:
             business_key=business_key,
             effect=reply.effect,
             status=reply.status,
-            fault=fault.kind if fault else None,
+            fault=fault.mode if fault else None,
             task_id=task_id,
             attempt=attempt,
             detail=detail,

@@ -45,7 +45,7 @@ _COMMON_KEYS = frozenset(
     }
 )
 _TYPE_KEYS: dict[str, frozenset[str]] = {
-    "outage": frozenset({"kind"}),
+    "outage": frozenset({"mode"}),
     "error": frozenset({"status", "message", "envelope"}),
     "rate_limit": frozenset({"retry_after", "message"}),
     "latency": frozenset({"ms"}),
@@ -89,7 +89,7 @@ class Rule:
     end: TimeSpec | None = None
     max_count: int | None = None
     probability: float = 1.0
-    kind: str | None = None
+    mode: str | None = None  # an outage's: 503, connection_refused, read_timeout
     status: int | None = None
     message: str | None = None
     envelope: Any = None
@@ -101,11 +101,13 @@ class Rule:
 class Fault:
     """What to do to one request.
 
-    ``kind`` is one of ``503``, ``connection_refused``, ``read_timeout`` (outages), ``error``,
+    ``mode`` (the ledger's ``fault``) is an outage's mode (``503``, ``connection_refused``,
+    ``read_timeout``) or the rule's type (``error``, ``rate_limit``, ``lost_response``), or
+    ``latency`` (no failure, only ``latency_ms`` of virtual delay).
     ``429``, ``lost_response`` or ``latency`` (no failure, only ``latency_ms`` of virtual delay).
     """
 
-    kind: str
+    mode: str
     rule: int | None = None
     name: str | None = None
     status: int | None = None
@@ -117,12 +119,12 @@ class Fault:
     @property
     def drops_response(self) -> bool:
         """The client gets no HTTP response at all (refused, timed out, or lost)."""
-        return self.kind in ("connection_refused", "read_timeout", "lost_response")
+        return self.mode in ("connection_refused", "read_timeout", "lost_response")
 
     @property
     def applies_request(self) -> bool:
         """The fake still performs the request (and its effect)."""
-        return self.kind in ("latency", "lost_response")
+        return self.mode in ("latency", "lost_response")
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ def read_rules(
     for fake, ops in (operations or {}).items():
         known[fake] = None if ops is None else frozenset(ops)
     return tuple(
-        _parse_rule(i, r.nested(raw, f"{where}[{i}]"), known) for i, raw in enumerate(rules)
+        _parse_rule(i, r.nested(raw, f"{r.path(where)}[{i}]"), known) for i, raw in enumerate(rules)
     )
 
 
@@ -225,6 +227,8 @@ def _parse_rule(index: int, t: OptionsReader, known: Mapping[str, frozenset[str]
     rtype = t.get("type", None)
     if rtype not in RULE_TYPES:
         t.fail(f"{show(rtype)} is not one of {', '.join(RULE_TYPES)}", "type")
+    if rtype == "outage":
+        t.renamed("kind", "mode")  # the old spelling (harness.spellings)
     unknown = sorted(set(t.data) - _COMMON_KEYS - _TYPE_KEYS[rtype])
     if unknown:
         t.fail(f"unknown key {unknown[0]!r} for type {rtype!r}")
@@ -275,12 +279,12 @@ def _window(t: OptionsReader) -> dict[str, Any]:
 
 
 def _by_type(t: OptionsReader, rtype: str) -> dict[str, Any]:
-    """The fields one rule type has: an outage's kind, an error's status, …"""
+    """The fields one rule type has: an outage's mode, an error's status, …"""
     if rtype == "outage":
-        kind = t.get("kind", None, default="503")
-        if kind not in OUTAGE_KINDS:
-            t.fail(f"{show(kind)} is not one of {', '.join(OUTAGE_KINDS)}", "kind")
-        return {"kind": kind}
+        mode = t.get("mode", None, default="503")
+        if mode not in OUTAGE_KINDS:
+            t.fail(f"{show(mode)} is not one of {', '.join(OUTAGE_KINDS)}", "mode")
+        return {"mode": mode}
     if rtype == "error":
         return {"status": t.integer("status", 200, 599, default=500)}
     if rtype == "rate_limit":
@@ -422,7 +426,7 @@ class FaultInjector:
 
 def _fault_for(rule: Rule | None, latency: int) -> Fault | None:
     if rule is None:
-        return Fault(kind="latency", latency_ms=latency) if latency else None
+        return Fault(mode="latency", latency_ms=latency) if latency else None
     common: dict[str, Any] = {
         "rule": rule.index,
         "name": rule.name,
@@ -431,11 +435,11 @@ def _fault_for(rule: Rule | None, latency: int) -> Fault | None:
         "envelope": rule.envelope,
     }
     if rule.type == "outage":
-        assert rule.kind is not None
-        status = 503 if rule.kind == "503" else None
-        return Fault(kind=rule.kind, status=status, **common)
+        assert rule.mode is not None
+        status = 503 if rule.mode == "503" else None
+        return Fault(mode=rule.mode, status=status, **common)
     if rule.type == "error":
-        return Fault(kind="error", status=rule.status, **common)
+        return Fault(mode="error", status=rule.status, **common)
     if rule.type == "rate_limit":
-        return Fault(kind="429", status=429, retry_after=rule.retry_after, **common)
-    return Fault(kind="lost_response", **common)
+        return Fault(mode="rate_limit", status=429, retry_after=rule.retry_after, **common)
+    return Fault(mode="lost_response", **common)

@@ -120,12 +120,12 @@ class Ledger:
         with self._lock:
             return [e for e in self._entries if fake is None or e.fake == fake]
 
-    def effects(self, kind: str | None = None, fake: str | None = None) -> list[LedgerEntry]:
-        """Entries that changed state, optionally of one effect kind and/or one fake."""
+    def effects(self, effect: str | None = None, fake: str | None = None) -> list[LedgerEntry]:
+        """Entries that changed state, optionally of one effect and/or one fake."""
         return [
             e
             for e in self.entries(fake)
-            if e.effect is not None and (kind is None or e.effect == kind)
+            if e.effect is not None and (effect is None or e.effect == effect)
         ]
 
     def to_dicts(self) -> list[dict[str, Any]]:

@@ -38,13 +38,13 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _raise_for(fault: Fault, url: str) -> None:
-    if fault.kind == "connection_refused":
+    if fault.mode == "connection_refused":
         raise requests.exceptions.ConnectionError(
             f"fake: connection refused by fault rule {fault.rule} ({url})"
         )
     what = (
         "response lost after the request was applied"
-        if fault.kind == "lost_response"
+        if fault.mode == "lost_response"
         else ("read timed out")
     )
     raise requests.exceptions.ReadTimeout(f"fake: {what} (fault rule {fault.rule}, {url})")
@@ -192,17 +192,17 @@ class _FaultingMiddleware:
 
     def _drop(self, environ: dict[str, Any], fault: Fault) -> None:
         sock: socket.socket | None = environ.get("werkzeug.socket")
-        if fault.kind != "connection_refused":
+        if fault.mode != "connection_refused":
             time.sleep(self.hold_seconds)
         if sock is not None:
             try:
-                if fault.kind == "connection_refused":  # reset, like a port nobody listens on
+                if fault.mode == "connection_refused":  # reset, like a port nobody listens on
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
         # werkzeug treats ConnectionError as "client went away": no 500, no traceback.
-        raise ConnectionAbortedError(f"fake: dropped by fault {fault.kind}")
+        raise ConnectionAbortedError(f"fake: dropped by fault {fault.mode}")
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -24,14 +24,16 @@ if TYPE_CHECKING:
 
 
 class RunScenario(Protocol):
-    """The ``run_scenario`` fixture: replay a scenario on a fresh database, judged."""
+    """The ``run_scenario`` fixture: :func:`harness.replay` with the test's database access."""
 
     def __call__(
         self,
-        ref: str | Path | Scenario,
+        scenario: str | Path | Scenario,
         seed: int | None = None,
         until: str | dt.datetime | None = None,
         baseline: str | Path | None = None,
+        database: str | None = None,
+        faithful: bool = False,
     ) -> RunResult: ...
 
 
@@ -66,24 +68,30 @@ def virtual_clock(request: pytest.FixtureRequest) -> Iterator[VirtualClock]:
 
 @pytest.fixture
 def run_scenario(request: pytest.FixtureRequest) -> RunScenario:
-    """Replay scenarios on fresh databases: ``run_scenario("lost-response", seed=3)`` — a name,
-    a path to a TOML file, or a :class:`~harness.scenario.Scenario`; ``until`` is an offset
-    (``"2d"``), an ISO time (naive: the scenario's zone) or a datetime."""
+    """Replay scenarios on fresh databases: ``run_scenario("lost-response", seed=3)`` — the
+    arguments of :func:`harness.replay` (a name, a path to a TOML file, or a
+    :class:`~harness.scenario.Scenario`; ``until``: an offset like ``"2d"``, an ISO time or a
+    datetime; ``baseline``, ``database``, ``faithful``)."""
     blocker = request.getfixturevalue("django_db_blocker")
 
     def run(
-        ref: str | Path | Scenario,
+        scenario: str | Path | Scenario,
         seed: int | None = None,
         until: str | dt.datetime | None = None,
         baseline: str | Path | None = None,
+        database: str | None = None,
+        faithful: bool = False,
     ) -> RunResult:
         from harness.run import runner
-        from harness.scenario import Scenario, parse_until, read
 
-        scenario = ref if isinstance(ref, Scenario) else read(ref)
         with blocker.unblock():
             return runner.run(
-                scenario, seed=seed, until=parse_until(until, scenario), baseline=baseline
+                scenario,
+                seed=seed,
+                until=until,
+                baseline=baseline,
+                database=database,
+                faithful=faithful,
             )
 
     return run

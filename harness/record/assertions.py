@@ -101,7 +101,7 @@ def assert_enqueued(
     raise AssertionError("\n".join(lines))
 
 
-def refute_enqueued(source: Any, func: str, **criteria: Any) -> None:
+def assert_not_enqueued(source: Any, func: str, **criteria: Any) -> None:
     """Fail if any matching enqueue happened."""
     found = all_enqueued(source, func, **criteria)
     if found:
@@ -109,3 +109,11 @@ def refute_enqueued(source: Any, func: str, **criteria: Any) -> None:
             f"expected no enqueue of {func} matching {criteria}, found "
             f"{len(found)}:\n" + "\n".join(f"  {_describe(e)}" for e in found[:10])
         )
+
+
+def refute_enqueued(source: Any, func: str, **criteria: Any) -> None:
+    """The old spelling of :func:`assert_not_enqueued` (read until the next release)."""
+    from harness.spellings import deprecated
+
+    deprecated("refute_enqueued", "assert_not_enqueued")
+    assert_not_enqueued(source, func, **criteria)

@@ -75,24 +75,24 @@ def mount(
     if not scenario.fakes:
         return None, {}, []
     ledger = Ledger(sim.now)
-    classes = {spec.kind: fake_class(spec, scenario.source) for spec in scenario.fakes}
+    classes = {spec.name: fake_class(spec, scenario.source) for spec in scenario.fakes}
     rules = [dict(rule) for spec in scenario.fakes for rule in spec.faults]
     injector = _injector(scenario, classes, rules, seed)
     built: dict[str, Any] = {}
     for spec in scenario.fakes:
-        where = f"fakes.{spec.kind}"
+        where = f"fakes.{spec.name}"
         options = fill_settings(spec.options, scenario, f"{where}.options")
         url = check_url(fill_settings(spec.url, scenario, f"{where}.url"), scenario, f"{where}.url")
         try:
-            fake = _construct(spec, classes[spec.kind], ledger, sim.now, injector, options, seed)
+            fake = _construct(spec, classes[spec.name], ledger, sim.now, injector, options, seed)
         except (TypeError, ValueError) as exc:
             raise ScenarioError(scenario.source, f"{where}.options", str(exc)) from None
-        if spec.kind == "payments" and spec.webhook_path:
+        if spec.name == "payments" and spec.webhook_path:
             sim.probes.append(lambda _sim, fake=fake: fake.deliver_webhooks())
         guard = getattr(sim, "guard", None)
         addresses = [guard.own(url, fake)] if guard is not None else []
         mount_responses(rsps, url, fake, addresses=addresses)
-        built[spec.kind] = (fake, options)
+        built[spec.name] = (fake, options)
     sim.observe_ledger(ledger)
     return ledger, built, rules
 
@@ -106,7 +106,7 @@ def _injector(
 
     if not rules:
         return None
-    own = {spec.kind: fake_operations(classes[spec.kind]) for spec in scenario.fakes if spec.app}
+    own = {spec.name: fake_operations(classes[spec.name]) for spec in scenario.fakes if spec.app}
     plan = FaultPlan.from_dict({"rules": rules}, operations=own)
     return FaultInjector(plan, seed=seed, origin=scenario.start)
 
@@ -123,14 +123,14 @@ def _construct(
     extra: dict[str, Any] = {}
     if _accepts(cls, "seed"):
         extra["seed"] = seed
-    if spec.kind == "payments" and spec.webhook_path:
+    if spec.name == "payments" and spec.webhook_path:
         extra.update(
             webhook_url=f"http://localhost{spec.webhook_path}",
             sender=_webhook_sender(spec.webhook_path),
             deliver_webhooks="manual",
         )
     fake = cls(ledger, now, injector, **{**extra, **options})
-    fake.name = spec.kind  # faults, the ledger and the report know a fake by its scenario name
+    fake.name = spec.name  # faults, the ledger and the report know a fake by its scenario name
     return fake
 
 

@@ -45,6 +45,7 @@ class Job:
     settings: str | None = None
     database: str | None = None
     baseline: str | None = None  # a baseline file (absolute path)
+    faithful: bool = False  # django-q2's own code everywhere (no accelerations)
 
     @property
     def timeline_path(self) -> Path:
@@ -130,21 +131,19 @@ def run_job(job: Job) -> None:
     import datetime as dt
 
     from harness.run import runner
-    from harness.scenario import read
 
     out = Path(job.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        scenario = read(job.ref)
         until = dt.datetime.fromisoformat(job.until) if job.until else None
         result = runner.run(
-            scenario,
+            job.ref,
             seed=job.seed,
             until=until,
             settings=job.settings,
             database=job.database,
-            ref=job.ref,
             baseline=job.baseline,
+            faithful=job.faithful,
         )
     except HarnessError as exc:
         out.with_suffix(".error").write_text(f"{exc}\n", encoding="utf-8")

@@ -109,23 +109,31 @@ def reproduce_command(
 
 
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     *,
     seed: int | None = None,
-    until: dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
     progress: Progress | None = None,
     settings: str | None = None,
     database: str | None = None,
-    ref: str | None = None,
     faithful: bool = False,
     baseline: str | Path | None = None,
     max_arrivals: int | None = None,
 ) -> RunResult:
-    """Replay ``scenario`` on a fresh database and judge it (``faithful``: no accelerations,
-    django-q2's own code everywhere — the same timeline, slower; ``baseline``: a file of known
-    problems, else the scenario's own ``baseline``; ``max_arrivals``: the load's ceiling)."""
+    """Replay ``scenario`` on a fresh database and judge it (``harness.replay``).
+
+    ``scenario``: a :class:`Scenario`, a shipped name or a path to a TOML file; ``until``: an
+    offset (``"2d"``), an ISO time (naive: the scenario's zone) or a datetime; ``faithful``: no
+    accelerations, django-q2's own code everywhere (the same timeline, slower); ``baseline``: a
+    file of known problems, else the scenario's own; ``max_arrivals``: the load's ceiling."""
     from harness.checkers.baseline import Baseline
+    from harness.scenario import parse_until, read
     from harness.scenario.arrivals import check_ceiling
+
+    ref = None if isinstance(scenario, Scenario) else str(scenario)  # for the reproduce command
+    if not isinstance(scenario, Scenario):
+        scenario = read(scenario)
+    until = parse_until(until, scenario)
 
     check_ceiling(scenario, arrival_ceiling(max_arrivals))  # before any database is made
     chosen = baseline or scenario.baseline
@@ -276,22 +284,22 @@ def _interrupted(sim: Any, signal: str) -> dt.datetime:
 @contextlib.contextmanager
 def _overridden(scenario: Scenario) -> Iterator[None]:
     """The scenario's ``[override_settings]`` for the replay, restored after it."""
-    if not scenario.settings_overrides:
+    if not scenario.override_settings:
         yield
         return
     from django.test.utils import override_settings
 
-    with override_settings(**scenario.settings_overrides):
+    with override_settings(**scenario.override_settings):
         yield
 
 
 def simulation_for(scenario: Scenario, seed: int, faithful: bool = False) -> Any:
     """The (unopened) :class:`~harness.sim.simulation.Simulation` a replay of ``scenario`` runs."""
     from harness.sim.cluster import Durations
-    from harness.sim.runaway import Budget
+    from harness.sim.runaway import RunawayBudget
     from harness.sim.simulation import Simulation
 
-    per_func = {**scenario.durations_from, **scenario.durations}  # explicit ones win
+    per_func = {**scenario.durations_from, **scenario.durations_per_func}  # explicit ones win
     durations = Durations(scenario.durations_default, per_func, seed=seed)
     return Simulation(
         scenario.start,
@@ -299,10 +307,10 @@ def simulation_for(scenario: Scenario, seed: int, faithful: bool = False) -> Any
         seed=seed,
         durations=durations,
         strict=False,
-        watchdog_seconds=scenario.watchdog,
+        watchdog=scenario.watchdog,
         lock_helpers=scenario.lock_helpers,
         faithful=faithful,
-        runaway=Budget(**scenario.runaway),
+        runaway=RunawayBudget(**scenario.runaway),
     )
 
 
@@ -364,7 +372,7 @@ def _record(
         end=end,
         timeline=sim.timeline,
         clusters=[c.spec for c in sim.clusters],
-        broker=sim.broker_kind,
+        broker=sim.broker,
         default_cluster=Conf.PREFIX,
         ledger=None if ledger is None else ledger.entries(),
         findings=list(sim.findings),

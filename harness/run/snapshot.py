@@ -49,7 +49,7 @@ def secret_values(options: Any, fakes: dict[str, Any]) -> list[tuple[str, str]]:
     from django.conf import settings
 
     out = []
-    for name in options.settings:
+    for name in options.setting_names:
         value = getattr(settings, name, None)
         if value:
             out.append((f"setting {name}", str(value)))

@@ -26,7 +26,7 @@ class Arrival:
 
 
 def _window(spec: LoadSpec, scenario: Scenario) -> tuple[dt.datetime, dt.datetime]:
-    begin = scenario.start + spec.begin
+    begin = scenario.start + spec.start
     end = scenario.end if spec.end is None else min(scenario.end, scenario.start + spec.end)
     return begin, end
 

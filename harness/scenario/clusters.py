@@ -54,7 +54,7 @@ def parse_settings(t: OptionsReader, scenario: Scenario) -> None:
     for key in list(t.data):
         if not _SETTING_NAME.match(key):
             t.fail(f"{key!r} is not a Django setting name (UPPER_CASE)", key)
-        scenario.settings_overrides[key] = t.get(key, None)
+        scenario.override_settings[key] = t.get(key, None)
     t.done()
 
 

@@ -62,7 +62,7 @@ class LoadSpec:
     cron: str | None = None
     count: int = 1
     spread: dt.timedelta = dt.timedelta()
-    begin: dt.timedelta = dt.timedelta()  # offset from the scenario start
+    start: dt.timedelta = dt.timedelta()  # offset from the scenario start
     end: dt.timedelta | None = None  # offset from the scenario start
     allow_failures: int = 0  # arrivals that may raise (or return an error) and the run holds
 
@@ -71,7 +71,7 @@ class LoadSpec:
 class FakeSpec:
     """A fake mounted in-process at ``url`` (``{settings.NAME}`` is replaced by the setting)."""
 
-    kind: str
+    name: str  # [fakes.NAME]: a built-in fake's kind, or the name of the project's own (``app``)
     url: str
     options: dict[str, Any] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
@@ -91,10 +91,10 @@ class Scenario:
     setup: list[SetupStep] = field(default_factory=list)
     cluster: dict[str, Any] = field(default_factory=dict)  # ClusterSpec overrides
     clusters: list[dict[str, Any]] = field(default_factory=list)  # [[clusters]]: named ones
-    settings_overrides: dict[str, Any] = field(default_factory=dict)  # [override_settings]
+    override_settings: dict[str, Any] = field(default_factory=dict)  # [override_settings]
     downtime: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
     durations_default: float = 0.0
-    durations: dict[str, float | tuple[float, float]] = field(default_factory=dict)
+    durations_per_func: dict[str, float | tuple[float, float]] = field(default_factory=dict)
     durations_from: dict[str, Distribution] = field(default_factory=dict)  # measured
     loads: list[LoadSpec] = field(default_factory=list)
     fakes: list[FakeSpec] = field(default_factory=list)
@@ -106,7 +106,7 @@ class Scenario:
     paths: list[Path] = field(default_factory=list)  # more sys.path entries, after the root
     database: str = "project"  # "project": its own DATABASES; "harness": the harness's server
     watchdog: float = 10.0  # wall-clock seconds a task or scheduler pass may take
-    lock_helpers: list[str] = field(default_factory=list)  # [locks] helpers (harness.sim.locks)
+    lock_helpers: list[str] = field(default_factory=list)  # lock context managers (sim.locks)
     startup_ready: list[str] = field(default_factory=list)  # [startup] ready: apps to redo
     baseline: Path | None = None  # known problems (harness.checkers.baseline), beside the file
     runaway: dict[str, int] = field(default_factory=dict)  # [runaway] budgets (sim.runaway)

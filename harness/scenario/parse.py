@@ -162,12 +162,12 @@ def _parse_durations(t: OptionsReader, scenario: Scenario) -> None:
                 per.fail(f"{_show(raw)} is not a pair of durations", func)
             if hi < lo:
                 per.fail("high is below low", func)
-            scenario.durations[func] = (lo.total_seconds(), hi.total_seconds())
+            scenario.durations_per_func[func] = (lo.total_seconds(), hi.total_seconds())
         else:
             value = parse_duration(raw)
             if value is None:
                 per.fail(f"{_show(raw)} is not a duration like '2s' or '1m30s'", func)
-            scenario.durations[func] = value.total_seconds()
+            scenario.durations_per_func[func] = value.total_seconds()
     t.done()
 
 
@@ -206,7 +206,8 @@ def _parse_loads(r: OptionsReader, items: list[Any], zone: str | None) -> list[L
         if spec.count < 1:
             t.fail("must be at least 1", "count")
         spec.spread = t.duration("spread", default=dt.timedelta())
-        spec.begin = t.duration("begin", default=dt.timedelta())
+        t.renamed("begin", "start")  # the old spelling (harness.spellings)
+        spec.start = t.duration("start", default=dt.timedelta())
         spec.end = t.duration("end")
         spec.allow_failures = t.get("allow_failures", int, default=0)
         if spec.allow_failures < 0:
@@ -293,7 +294,7 @@ def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
     custom = _custom_fakes(t)
     for kind in list(t.data):
         f = t.table(kind)
-        spec = FakeSpec(kind=kind, url=f.get("url", str, required=True), app=custom.get(kind))
+        spec = FakeSpec(name=kind, url=f.get("url", str, required=True), app=custom.get(kind))
         f.seen.add("app")
         if "{settings." not in spec.url:  # a template is checked once settings fill it in
             _check_url(f, spec.url)
@@ -310,6 +311,9 @@ def _parse_fakes(t: OptionsReader, scenario: Scenario) -> list[FakeSpec]:
                     f.fail(f"a rule of the {kind} fake names fake {rule['fake']!r}", f"faults[{j}]")
                 rule.setdefault("fake", kind)
         read_rules(f, rules, "faults", dict.fromkeys(custom))  # the same reader, the same errors
+        for rule in rules:  # kept as read: an outage's old `kind` under its new name
+            if rule.get("type") == "outage" and "kind" in rule:
+                rule["mode"] = rule.pop("kind")
         spec.faults = rules
         f.done()
         specs.append(spec)

@@ -36,7 +36,7 @@ def resolve_paths(scenario: Scenario) -> dict[str, Callable[..., Any]]:
         resolve(spec.call, f"load[{i}].call")
     for i, path in enumerate(scenario.lock_helpers):
         resolve(path, f"locks.helpers[{i}]")
-    for func in scenario.durations:
+    for func in scenario.durations_per_func:
         resolve(func, f"durations.per_func.{func}")
     for spec in scenario.fakes:
         cls = fake_class(spec, scenario.source)
@@ -124,11 +124,11 @@ def fake_class(spec: FakeSpec, source: str) -> type:
     from harness.fakes.base import FakeApp
 
     if spec.app is None:
-        if spec.kind not in FAKES:  # a Scenario built in Python; TOML is checked when parsed
+        if spec.name not in FAKES:  # a Scenario built in Python; TOML is checked when parsed
             reason = f"unknown fake; choose from {', '.join(FAKES)}, or give its class as app"
-            raise ScenarioError(source, f"fakes.{spec.kind}", reason)
-        return FAKES[spec.kind]
-    where = f"fakes.{spec.kind}.app"
+            raise ScenarioError(source, f"fakes.{spec.name}", reason)
+        return FAKES[spec.name]
+    where = f"fakes.{spec.name}.app"
     module, _, name = spec.app.rpartition(":" if ":" in spec.app else ".")
     try:
         cls = getattr(importlib.import_module(module), name)
@@ -141,8 +141,8 @@ def fake_class(spec: FakeSpec, source: str) -> type:
     if not (isinstance(cls, type) and issubclass(cls, FakeApp)):
         reason = f"{spec.app!r} is not a fake: subclass harness.fakes.FakeService"
         raise ScenarioError(source, where, reason)
-    if spec.kind in FAKES and cls is not FAKES[spec.kind]:
-        reason = f"{spec.kind!r} is the built-in {spec.kind} fake: give yours another name"
+    if spec.name in FAKES and cls is not FAKES[spec.name]:
+        reason = f"{spec.name!r} is the built-in {spec.name} fake: give yours another name"
         raise ScenarioError(source, where, reason)
     return cls
 
@@ -167,7 +167,7 @@ def check_fake(spec: FakeSpec, cls: type, source: str) -> type:
     for name in spec.options:
         if name not in accepted:
             reason = f"unknown option {name!r} of {cls.__name__}; accepted: {', '.join(accepted)}"
-            raise ScenarioError(source, f"fakes.{spec.kind}.options.{name}", reason)
+            raise ScenarioError(source, f"fakes.{spec.name}.options.{name}", reason)
     known = fake_operations(cls)
     for j, rule in enumerate(spec.faults):
         wanted = rule.get("operation", [])
@@ -177,5 +177,5 @@ def check_fake(spec: FakeSpec, cls: type, source: str) -> type:
                     f"unknown value {op!r}: {cls.__name__} declares "
                     f"{', '.join(sorted(known)) or 'no operations'}"
                 )
-                raise ScenarioError(source, f"fakes.{spec.kind}.faults[{j}].operation", reason)
+                raise ScenarioError(source, f"fakes.{spec.name}.faults[{j}].operation", reason)
     return cls

@@ -50,7 +50,7 @@ class FaultSpace:
         """Every built-in fake the scenario mounts (a project's own fake, ``app = …``, keeps
         its scenario's rules but is not searched); ``operations`` narrows the calls that may
         fail."""
-        fakes = tuple(spec.kind for spec in scenario.fakes if spec.app is None)
+        fakes = tuple(spec.name for spec in scenario.fakes if spec.app is None)
         if not fakes:
             raise HarnessError(
                 f"{scenario.source}: mounts no built-in fakes: there is nothing to fault"
@@ -110,7 +110,7 @@ def with_faults(scenario: Any, plan: dict[str, Any]) -> Any:
     """A copy of ``scenario`` whose fakes also apply ``plan``'s rules (after their own)."""
     faulted = copy.deepcopy(scenario)
     for spec in faulted.fakes:
-        spec.faults = [*spec.faults, *(r for r in plan["rules"] if r.get("fake") == spec.kind)]
+        spec.faults = [*spec.faults, *(r for r in plan["rules"] if r.get("fake") == spec.name)]
     return faulted
 
 
@@ -127,7 +127,9 @@ def _default_runner(scenario: Any) -> Any:
 
 
 @contextlib.contextmanager
-def rollback_runner(scenario: Any, settings_module: str | None = None) -> Iterator[Runner]:
+def rollback_runner(
+    scenario: Any, settings_module: str | None = None, database: str | None = None
+) -> Iterator[Runner]:
     """A runner for many replays of variants of ``scenario``: one fresh database for all of
     them, each replay inside a transaction that is rolled back.
 
@@ -142,7 +144,7 @@ def rollback_runner(scenario: Any, settings_module: str | None = None) -> Iterat
     from harness.infra.freshdb import fresh_database
     from harness.run import runner as scenario_runner
 
-    scenario_runner.ensure_django(settings_module, scenario)
+    scenario_runner.ensure_django(settings_module, scenario, database)
 
     def replay(variant: Any) -> Any:
         with transaction.atomic():
@@ -157,12 +159,13 @@ def rollback_runner(scenario: Any, settings_module: str | None = None) -> Iterat
 def explore(
     scenario: Any,
     budget: int,
-    seed_value: int = 0,
+    search_seed: int = 0,
     *,
     space: FaultSpace | None = None,
     runner: Runner = _default_runner,
 ) -> ExploreResult:
-    """Try up to ``budget`` generated plans; shrink the first failure to a minimal plan."""
+    """Try up to ``budget`` generated plans (``search_seed``: Hypothesis's seed); shrink the
+    first failure to a minimal plan."""
     space = space or FaultSpace.of(scenario)
     outcome = ExploreResult()
 
@@ -176,7 +179,7 @@ def explore(
         report_multiple_bugs=False,
         print_blob=False,
     )
-    @seed(seed_value)
+    @seed(search_seed)
     @given(space.plans(scenario.duration, _business_keys(scenario)))
     def probe(plan: dict[str, Any]) -> None:
         outcome.examples += 1

@@ -305,7 +305,7 @@ def fault_rules(
         rule["probability"] = draw(st.sampled_from([0.1, 0.25, 0.5, 0.75]))
     kind = rule["type"]
     if kind == "outage":
-        rule["kind"] = draw(st.sampled_from(OUTAGE_KINDS))
+        rule["mode"] = draw(st.sampled_from(OUTAGE_KINDS))
     elif kind == "error":
         rule["status"] = draw(st.sampled_from([500, 502, 503, 504, 400, 404, 409, 200]))
     elif kind == "rate_limit":

@@ -3,7 +3,7 @@
 A ``post_save`` handler that re-enqueues the task whose save fires it makes tasks run without end
 while the clock stands still (a fresh enqueue is visible one microsecond later). At one PRAHO
 commit more than a thousand tasks ran at the start instant and the replay hung until Ctrl+C,
-with nothing written. Two budgets (:class:`Budget`, a scenario's ``[runaway]`` table):
+with nothing written. Two budgets (:class:`RunawayBudget`, a scenario's ``[runaway]`` table):
 
 * **a chain**: a task enqueued by a running task — its body, or the hook or chain django-q2's
   monitor runs for it — less than a virtual second after that task was itself enqueued continues
@@ -37,7 +37,7 @@ class RunawayStop(BaseException):
 
 
 @dataclass(frozen=True)
-class Budget:
+class RunawayBudget:
     """How far a replay may go without virtual time passing."""
 
     max_chain: int = 1000
@@ -59,8 +59,8 @@ class _Link:
 class RunawayGuard:
     """Counts chains and per-second work; raises :class:`RunawayStop` past the budget."""
 
-    def __init__(self, budget: Budget | None = None) -> None:
-        self.budget = budget or Budget()
+    def __init__(self, budget: RunawayBudget | None = None) -> None:
+        self.budget = budget or RunawayBudget()
         self.links: dict[str, _Link] = {}
         self._window: dt.datetime | None = None
         self._counts = {"executions": 0, "enqueues": 0}

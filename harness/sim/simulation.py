@@ -23,8 +23,9 @@ from harness.sim.clock import DEFAULT_ENGINE, Engine, VirtualClock
 from harness.sim.cluster import ClusterSpec, ClusterState, Durations
 from harness.sim.locks import LockModel
 from harness.sim.network import NetworkGuard
-from harness.sim.runaway import Budget, RunawayGuard
+from harness.sim.runaway import RunawayBudget
 from harness.sim.scopes import CallObserver
+from harness.spellings import deprecated, renamed_keywords
 
 __all__ = ["ClusterSpec", "Durations", "Simulation", "SimulationError", "TaskFailed"]
 
@@ -56,7 +57,7 @@ class Simulation:
         seed: int = 0,
         durations: Durations | None = None,
         engine: Engine = DEFAULT_ENGINE,
-        watchdog_seconds: float | None = 10.0,
+        watchdog: float | None = 10.0,
         raise_task_errors: bool = False,
         strict: bool = True,
         broker: str = DEFAULT.name,
@@ -65,8 +66,11 @@ class Simulation:
         lock_helpers: list[str] | tuple[str, ...] = (),
         network_guard: bool = True,
         faithful: bool = False,
-        runaway: Budget | None = None,
+        runaway: RunawayBudget | None = None,
+        **renamed: Any,
     ) -> None:
+        if renamed:  # old spellings, read for one release (harness.spellings)
+            watchdog = renamed_keywords("Simulation", renamed).get("watchdog", watchdog)
         # UTC on purpose: the scheduler grid is start + 30 s·k, and aware arithmetic on a
         # ZoneInfo datetime is wall-clock arithmetic (it would shift the grid by an hour at a
         # DST change and replay a past pass forever).
@@ -74,10 +78,10 @@ class Simulation:
         self.start = self.clock.now()  # start, in UTC
         self.seed = seed
         self.durations = durations or Durations(seed=seed)
-        self.watchdog_seconds = watchdog_seconds
+        self.watchdog = watchdog  # wall-clock seconds one task or scheduler pass may take
         self.raise_task_errors = raise_task_errors
         self.strict = strict
-        self.broker_kind = broker  # its name, as the run record keeps it (harness.brokers)
+        self.broker = broker  # its name, as the run record keeps it (harness.brokers)
         self.django_q_log_level = django_q_log_level
         self.colocate = colocate
         self.lock_helpers = tuple(lock_helpers)
@@ -92,7 +96,7 @@ class Simulation:
                 seed=seed,
                 durations=self.durations,
                 kind=broker_kind(broker),
-                watchdog_seconds=watchdog_seconds,
+                watchdog_seconds=watchdog,
                 raise_task_errors=raise_task_errors,
                 strict=strict,
                 django_q_log_level=django_q_log_level,
@@ -143,10 +147,6 @@ class Simulation:
     def after_task(self) -> list[Callable[[str, str, int], None]]:
         """Callables ``(func, task_id, attempt)`` run right after a task's body."""
         return self._driver.after_task
-
-    @property
-    def runaway(self) -> RunawayGuard:
-        return self._driver.runaway
 
     @property
     def calls(self) -> CallObserver | None:
@@ -245,11 +245,16 @@ class Simulation:
 
         return assert_enqueued(self, func, **criteria)
 
-    def refute_enqueued(self, func: str, **criteria: Any) -> None:
-        """See :func:`harness.record.assertions.refute_enqueued`."""
-        from harness.record.assertions import refute_enqueued
+    def assert_not_enqueued(self, func: str, **criteria: Any) -> None:
+        """See :func:`harness.record.assertions.assert_not_enqueued`."""
+        from harness.record.assertions import assert_not_enqueued
 
-        refute_enqueued(self, func, **criteria)
+        assert_not_enqueued(self, func, **criteria)
+
+    def refute_enqueued(self, func: str, **criteria: Any) -> None:
+        """The old spelling of :meth:`assert_not_enqueued` (read until the next release)."""
+        deprecated("Simulation.refute_enqueued", "assert_not_enqueued")
+        self.assert_not_enqueued(func, **criteria)
 
     def all_enqueued(self, func: str | None = None, **criteria: Any) -> list[Any]:
         """See :func:`harness.record.assertions.all_enqueued`."""

@@ -28,7 +28,7 @@ def replay_and_render(ref: str, until: str | None = None) -> tuple[Any, bytes, b
     with fresh_database():
         result = runner.replay_here(scenario, until=parse_until(until, scenario))
         # under the scenario's own settings (a feature flag the page reads too) and clock
-        with VirtualClock(result.end), override_settings(**scenario.settings_overrides):
+        with VirtualClock(result.end), override_settings(**scenario.override_settings):
             staff = get_user_model().objects.create_user("ops", password="x", is_staff=True)
             client = Client(HTTP_HOST="localhost")  # in ALLOWED_HOSTS, also outside pytest
             client.force_login(staff)

@@ -102,7 +102,7 @@ def test_lost_response_is_retried_with_the_same_key_and_charges_once(payments, s
 
 @pytest.mark.parametrize(
     "payments_plan",
-    [{"rules": [{"type": "outage", "kind": "read_timeout", "operation": "payment_intent.create"}]}],
+    [{"rules": [{"type": "outage", "mode": "read_timeout", "operation": "payment_intent.create"}]}],
 )
 def test_unknown_outcome_is_not_resent_after_the_idempotency_window(payments, ledger, subscription):
     tasks.generate_daily_invoices()

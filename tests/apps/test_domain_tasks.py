@@ -70,7 +70,7 @@ def test_unknown_that_did_not_apply_is_still_not_resent(rsps, ledger, domain, ex
     fake = make_registrar(
         rsps,
         ledger,
-        {"rules": [{"type": "outage", "kind": "read_timeout", "operation": "domain.renew"}]},
+        {"rules": [{"type": "outage", "mode": "read_timeout", "operation": "domain.renew"}]},
     )
     fake.add_domain("ana-shop.ro", expiry)
 

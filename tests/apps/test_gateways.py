@@ -70,7 +70,7 @@ def test_real_socket_read_timeout_and_refused_connection(ledger, server, setting
     from harness.fakes.virtualmin import FakeVirtualmin
 
     plan = FaultPlan.from_dict(
-        {"rules": [{"type": "outage", "kind": "read_timeout", "operation": "create-domain"}]}
+        {"rules": [{"type": "outage", "mode": "read_timeout", "operation": "create-domain"}]}
     )
     fake = FakeVirtualmin(ledger, timezone.now, FaultInjector(plan, seed=1), password=VM_PASSWORD)
     settings.VIRTUALMIN_READ_TIMEOUT = 0.3  # the fake holds the socket for 1 s

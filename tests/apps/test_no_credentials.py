@@ -48,7 +48,7 @@ def test_echoed_and_embedded_credentials_never_reach_results_or_logs(
                     "message": f"auth admin:{VM_PASSWORD} rejected upstream",
                     "max_count": 1,
                 },
-                {"type": "outage", "kind": "connection_refused", "operation": "create-domain"},
+                {"type": "outage", "mode": "connection_refused", "operation": "create-domain"},
             ]
         },
     )

@@ -36,7 +36,7 @@ def load(call: str, *offsets_min: int, args=("{n}",)) -> LoadSpec:
 def payments(lost: int = 1, **options) -> FakeSpec:
     """The payments fake, losing the responses to its first ``lost`` requests."""
     return FakeSpec(
-        kind="payments",
+        name="payments",
         url="{settings.STRIPE_API_BASE}",
         options={"secret_key": "{settings.STRIPE_SECRET_KEY}", **options},
         faults=[{"type": "lost_response", "fake": "payments", "max_count": lost}],
@@ -83,7 +83,7 @@ def fan_out() -> Scenario:
         duration=dt.timedelta(minutes=10),
         loads=[load("start_fan_out", 1, args=[5])],
         cluster={"workers": 1},
-        durations={f"{HERE}.fan_out": 1.0},
+        durations_per_func={f"{HERE}.fan_out": 1.0},
         expect={"queue-bound": {"max_depth": 10}},
     )
 
@@ -96,7 +96,7 @@ def slow_waits() -> Scenario:
         duration=dt.timedelta(minutes=10),
         loads=[load("enqueue_slow", 1, 2, 3)],
         cluster={"workers": 1, "retry": 600},
-        durations={f"{HERE}.noop": 100.0},
+        durations_per_func={f"{HERE}.noop": 100.0},
         expect={
             "task-metrics": {
                 f"{HERE}.noop": {"max_wait": "10s"},
@@ -126,7 +126,7 @@ def leaky() -> Scenario:
     return scenario(
         "leaky",
         loads=[load("enqueue_leaky", 1)],
-        expect={"secrets": {"settings": ["STRIPE_SECRET_KEY"], "patterns": []}},
+        expect={"secrets": {"setting_names": ["STRIPE_SECRET_KEY"], "patterns": []}},
     )
 
 

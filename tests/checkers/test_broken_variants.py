@@ -103,7 +103,7 @@ def test_retry_discipline_sees_retry_shorter_than_the_task(run_scenario):
         "retry-too-short",
         loads=[load("enqueue_slow", 1)],
         cluster={"retry": 30, "timeout": None},
-        durations={f"{HERE}.noop": 100.0},
+        durations_per_func={f"{HERE}.noop": 100.0},
     )
     v = failing(run_scenario(sc), "retry-discipline")
     assert "noop(1)" in v.message and "attempt 2 started at 2026-02-10 10:18:53 EET" in v.message

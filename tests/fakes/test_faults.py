@@ -21,7 +21,7 @@ description = "retry storm on renewals"
 [[rules]]
 name = "vm down"
 type = "outage"
-kind = "connection_refused"
+mode = "connection_refused"
 fake = "virtualmin"
 start = "36h"
 end = "38h"
@@ -71,7 +71,7 @@ def test_toml_and_json_plans_load_identically(tmp_path: Path) -> None:
         "rules": [
             {
                 "type": "outage",
-                "kind": "connection_refused",
+                "mode": "connection_refused",
                 "fake": "virtualmin",
                 "start": "36h",
                 "end": "38h",
@@ -112,7 +112,7 @@ def test_toml_and_json_plans_load_identically(tmp_path: Path) -> None:
     [
         ({"rulez": []}, "rulez: unknown key"),
         ({"rules": [{"type": "meteor"}]}, "rules[0].type: 'meteor' is not one of"),
-        ({"rules": [{"type": "outage", "kind": "fire"}]}, "rules[0].kind: 'fire'"),
+        ({"rules": [{"type": "outage", "mode": "fire"}]}, "rules[0].mode: 'fire'"),
         (
             {"rules": [{"type": "error", "probability": 1.5}]},
             "rules[0].probability: 1.5 is outside",
@@ -187,7 +187,7 @@ def test_windows_keys_and_budgets() -> None:
             "rules": [
                 {
                     "type": "outage",
-                    "kind": "503",
+                    "mode": "503",
                     "fake": "virtualmin",
                     "start": "36h",
                     "end": "38h",
@@ -205,12 +205,12 @@ def test_windows_keys_and_budgets() -> None:
     inj = FaultInjector(plan, seed=0, origin=ORIGIN)
     at = ORIGIN + timedelta(hours=36)
     assert inj.decide("virtualmin", "info", None, ORIGIN) is None
-    assert inj.decide("virtualmin", "info", None, at).kind == "503"
+    assert inj.decide("virtualmin", "info", None, at).mode == "503"
     assert inj.decide("virtualmin", "info", None, at + timedelta(hours=2)) is None
     assert inj.decide("payments", "customer.create", None, at) is None
     assert inj.decide("registrar", "domain.renew", "b.ro", ORIGIN) is None
     kinds = [inj.decide("registrar", "domain.renew", "a.ro", ORIGIN) for _ in range(3)]
-    assert [k.kind if k else None for k in kinds] == ["429", "429", None]
+    assert [k.mode if k else None for k in kinds] == ["rate_limit", "rate_limit", None]
     assert kinds[0].retry_after == 5
     assert inj.fired(1) == 2
 

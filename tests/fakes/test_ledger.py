@@ -31,7 +31,7 @@ def test_record_filter_and_encode(clock: Clock) -> None:
     _record(ledger, fake="payments", effect="charge.succeeded", task_id="t1", attempt=2)
     assert [e.seq for e in ledger.entries()] == [1, 2, 3]
     assert [e.fake for e in ledger.effects()] == ["registrar", "payments"]
-    assert [e.seq for e in ledger.effects(kind="charge.succeeded")] == [3]
+    assert [e.seq for e in ledger.effects(effect="charge.succeeded")] == [3]
     assert ledger.effects(fake="virtualmin") == []
     assert len(ledger.entries("virtualmin")) == 1
     first = ledger.to_dicts()[0]

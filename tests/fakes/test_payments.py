@@ -66,7 +66,7 @@ def test_off_session_charge_succeeds(transport: str, ledger: Ledger, clock: Cloc
         assert again.latest_charge.payment_intent == pi.id
     assert fake.state.payment_intents[pi.id]["customer"] == customer
     assert fake.state.payment_methods[pm]["customer"] == customer
-    charges = ledger.effects(kind="charge.succeeded")
+    charges = ledger.effects(effect="charge.succeeded")
     assert [(e.business_key, e.detail["idempotency_key"]) for e in charges] == [
         ("INV-1", "charge-INV-1")
     ]
@@ -108,7 +108,7 @@ def test_declines_are_402_card_errors_with_the_intent(
         assert body["payment_intent"]["status"] == "requires_payment_method"
         pi = client.v1.payment_intents.retrieve(body["payment_intent"]["id"])
         assert pi.last_payment_error.decline_code == decline_code
-    assert ledger.effects(kind="charge.succeeded") == []
+    assert ledger.effects(effect="charge.succeeded") == []
     assert ledger.entries()[-2].status == 402
 
 
@@ -153,7 +153,7 @@ def test_idempotent_replay_mismatch_and_expiry(
         clock.advance(hours=24)  # Stripe forgets keys after 24 hours
         third = client.v1.payment_intents.create(params=params, options={"idempotency_key": "k1"})
         assert third.id != first.id
-    assert len(ledger.effects(kind="charge.succeeded")) == 2
+    assert len(ledger.effects(effect="charge.succeeded")) == 2
     assert len(fake.state.payment_intents) == 3
 
 
@@ -184,10 +184,10 @@ def test_sdk_retry_after_lost_response_charges_once(
 @pytest.mark.parametrize(
     ("rule", "exc", "status"),
     [
-        ({"type": "outage", "kind": "503"}, stripe.APIError, 503),
+        ({"type": "outage", "mode": "503"}, stripe.APIError, 503),
         ({"type": "error", "status": 500}, stripe.APIError, 500),
         ({"type": "rate_limit", "retry_after": 2}, stripe.RateLimitError, 429),
-        ({"type": "outage", "kind": "connection_refused"}, stripe.APIConnectionError, None),
+        ({"type": "outage", "mode": "connection_refused"}, stripe.APIConnectionError, None),
     ],
 )
 def test_faults_map_to_the_sdk_errors_the_gateway_classifies(
@@ -248,7 +248,7 @@ def test_refunds(transport: str, ledger: Ledger, clock: Clock) -> None:
     assert sorted(r.id for r in listed.data) == sorted([partial.id, rest.id])
     charge = fake.state.charges[fake.state.payment_intents[pi.id]["latest_charge"]]
     assert charge["refunded"] is True and charge["amount_refunded"] == 3000
-    refunds = ledger.effects(kind="refund.created")
+    refunds = ledger.effects(effect="refund.created")
     assert [e.business_key for e in refunds] == [pi.id, pi.id]
 
 

@@ -178,7 +178,7 @@ def test_lost_renewal_retried_renews_twice(transport: str, ledger: Ledger, clock
             headers={**AUTH, "X-Harness-Task-Id": "renew-1", "X-Harness-Attempt": "2"},
         )
     assert retry.json()["expires_at"] == "2028-04-01T00:00:00+00:00"
-    renewed = ledger.effects(kind="domain.renewed")
+    renewed = ledger.effects(effect="domain.renewed")
     assert [(e.business_key, e.attempt, e.fault) for e in renewed] == [
         ("a.ro", 1, "lost_response"),
         ("a.ro", 2, None),

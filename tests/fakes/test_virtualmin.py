@@ -330,7 +330,7 @@ def test_lost_response_applies_effect_then_times_out(
 def test_outages_without_response_apply_nothing(
     transport: str, ledger: Ledger, clock: Clock, kind: str, exc: type[Exception]
 ) -> None:
-    vm = _faulty(ledger, clock, {"type": "outage", "kind": kind, "start": "0s", "end": "1h"})
+    vm = _faulty(ledger, clock, {"type": "outage", "mode": kind, "start": "0s", "end": "1h"})
     with reach(transport, vm) as base:
         with pytest.raises(exc):
             create(base, "a.example.com", "a", timeout=0.1)
@@ -344,7 +344,7 @@ def test_503_and_rate_limit_and_error_faults(transport: str, ledger: Ledger, clo
     plan = FaultPlan.from_dict(
         {
             "rules": [
-                {"type": "outage", "kind": "503", "operation": "info", "max_count": 1},
+                {"type": "outage", "mode": "503", "operation": "info", "max_count": 1},
                 {"type": "rate_limit", "operation": "info", "retry_after": 30, "max_count": 1},
                 {
                     "type": "error",
@@ -370,7 +370,7 @@ def test_503_and_rate_limit_and_error_faults(transport: str, ledger: Ledger, clo
         "error": "Too many requests, please try again later",
     }
     assert ok.json()["status"] == "success"
-    assert [e.fault for e in ledger.entries()] == ["503", "429", "error", "latency"]
+    assert [e.fault for e in ledger.entries()] == ["503", "rate_limit", "error", "latency"]
     assert all(e.detail["latency_ms"] == 250 for e in ledger.entries())
 
 
@@ -382,7 +382,7 @@ def test_concurrent_creates_over_real_http_make_one_domain(ledger: Ledger, clock
     with reach("werkzeug", vm) as base, ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: create(base).json()["status"], range(16)))
     assert sorted(results).count("success") == 1
-    assert len(ledger.effects(kind="domain.created")) == 1
+    assert len(ledger.effects(effect="domain.created")) == 1
     assert len(ledger) == 16
 
 

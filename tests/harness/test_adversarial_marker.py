@@ -27,7 +27,7 @@ QSIM = [
     ("seed-a-bool", {"seed": True}, "seed=True: expected an integer"),
     ("engine-unknown", {"engine": "sundial"}, "expected one of time-machine, freezegun"),
     ("broker-unknown", {"broker": "kafka"}, "expected 'orm' or 'redis'"),
-    ("watchdog-negative", {"watchdog_seconds": -1}, "expected a number of seconds above 0"),
+    ("watchdog-negative", {"watchdog": -1}, "expected a number of seconds above 0"),
     ("strict-a-string", {"strict": "yes"}, "strict='yes': expected True or False"),
     ("durations-a-dict", {"durations": {"a": 1}}, "expected a harness.Durations"),
 ]

@@ -8,8 +8,7 @@ import time
 import pytest
 from django_q.tasks import async_task
 
-from harness import ClusterSpec, Durations, Simulation
-from harness.sim.runaway import Budget
+from harness import ClusterSpec, Durations, RunawayBudget, Simulation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,7 +118,9 @@ def test_records_a_body_logs_are_kept_with_the_task_and_its_result(qsim: Simulat
     assert finished["returned"]["success"] is False
 
 
-@pytest.mark.qsim(clusters=[ClusterSpec(retry=600, timeout=60)], runaway=Budget(max_chain=50))
+@pytest.mark.qsim(
+    clusters=[ClusterSpec(retry=600, timeout=60)], runaway=RunawayBudget(max_chain=50)
+)
 def test_a_task_that_enqueues_itself_without_end_is_a_runaway(qsim: Simulation) -> None:
     from harness.sim.simulation import SimulationError
 

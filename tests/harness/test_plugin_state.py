@@ -72,5 +72,5 @@ def test_the_fixtures_are_typed_and_the_package_says_so():
     assert returns(fixtures.scenario) is RunResult
     assert returns(fixtures.run_scenario) is fixtures.RunScenario
     call = typing.get_type_hints(fixtures.RunScenario.__call__, localns=names)
-    assert call["return"] is RunResult and call["ref"] == str | Path | Scenario
+    assert call["return"] is RunResult and call["scenario"] == str | Path | Scenario
     assert (Path(harness.__file__).parent / "py.typed").is_file()

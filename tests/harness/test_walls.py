@@ -21,6 +21,7 @@ LEAVES = {
     "harness.options",
     "harness.errors",
     "harness.patching",
+    "harness.spellings",
 }  # import nothing of the harness themselves
 
 # folder → the harness modules it may import (prefixes), besides itself and the leaves

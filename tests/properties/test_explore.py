@@ -61,7 +61,7 @@ def test_the_fixed_twin_reconciles_after_a_lost_answer(fixed):
 def test_explore_shrinks_the_buggy_failure_to_at_most_three_fault_events():
     scenario = read(SCENARIO)
     with rollback_runner(scenario) as runner:
-        outcome = explore(scenario, budget=60, seed_value=0, runner=runner)
+        outcome = explore(scenario, budget=60, search_seed=0, runner=runner)
     assert outcome.found
     assert len(outcome.plan["rules"]) <= 3
     assert 1 <= outcome.faults_fired <= 3
@@ -72,7 +72,7 @@ def test_explore_shrinks_the_buggy_failure_to_at_most_three_fault_events():
 def test_explore_finds_nothing_in_the_fixed_twin(fixed):
     scenario = read(SCENARIO)
     with rollback_runner(scenario) as runner:
-        outcome = explore(scenario, budget=15, seed_value=0, runner=runner)
+        outcome = explore(scenario, budget=15, search_seed=0, runner=runner)
     assert not outcome.found and outcome.examples == 15
 
 
@@ -106,7 +106,7 @@ def test_cli_writes_a_minimal_scenario_that_harness_replay_reproduces(
 def test_same_seed_same_minimal_scenario_bytes(tmp_path):
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"
     for out in (a, b):
-        main(["explore", str(SCENARIO), "--budget", "60", "--seed", "0", "--out", str(out)])
+        main(["explore", str(SCENARIO), "--budget", "60", "--search-seed", "0", "--out", str(out)])
     assert a.read_bytes() == b.read_bytes()
 
 

@@ -37,9 +37,9 @@ CHARGE = "payment_intent.create"
 STRIPE_KEY_LIFETIME = dt.timedelta(hours=24)
 FAULTS = {
     "lost answer": {"type": "lost_response"},
-    "503": {"type": "outage", "kind": "503"},
-    "refused": {"type": "outage", "kind": "connection_refused"},
-    "read timeout": {"type": "outage", "kind": "read_timeout"},
+    "503": {"type": "outage", "mode": "503"},
+    "refused": {"type": "outage", "mode": "connection_refused"},
+    "read timeout": {"type": "outage", "mode": "read_timeout"},
     "500": {"type": "error", "status": 500},
     "429": {"type": "rate_limit", "retry_after": 30},
 }
@@ -137,7 +137,7 @@ class PaymentMachine(RuleBasedStateMachine):
 
     @invariant()
     def at_most_one_charge_per_invoice(self) -> None:
-        charged = Counter(e.business_key for e in self.ledger.effects(kind="charge.succeeded"))
+        charged = Counter(e.business_key for e in self.ledger.effects(effect="charge.succeeded"))
         assert all(n == 1 for n in charged.values()), charged
         for invoice in Invoice.objects.all():
             paid = invoice.payments.filter(status=Payment.Status.SUCCEEDED).count()

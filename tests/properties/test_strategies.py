@@ -32,7 +32,7 @@ def test_every_generated_fault_plan_is_valid(plan):
     assert len(parsed.rules) == len(plan["rules"])
     injector = FaultInjector(parsed, seed=1, origin=START)
     fault = injector.decide("registrar", "domain.renew", "example.ro", START)
-    assert fault is None or fault.kind
+    assert fault is None or fault.mode
 
 
 @given(fault_plans(min_rules=1, fakes=("registrar",), operations={"registrar": ("domain.renew",)}))

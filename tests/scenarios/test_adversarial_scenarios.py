@@ -85,9 +85,9 @@ ROWS: list[tuple[str, Callable[[dict], None], int, str]] = [
     ("start-in-year-one", _set("start", "0001-01-01T00:00:00"), 2, OUTSIDE),
     (
         "load-begins-past-time",
-        _set("load.0.begin", "99999999d"),
+        _set("load.0.start", "99999999d"),
         2,
-        f"load[0].begin: '99999999d' {CENTURY}",
+        f"load[0].start: '99999999d' {CENTURY}",
     ),
     ("load-at-past-time", _at("99999999d"), 2, f"load[0].at[0]: '99999999d' {CENTURY}"),
     ("downtime-in-year-one", _set("cluster.downtime", YEAR_ONE), 2, OUTSIDE),

@@ -19,7 +19,7 @@ START = dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def tax(url: str = "http://api.tax.example", **fields) -> FakeSpec:
-    return FakeSpec(kind="tax", url=url, app=APP, options={"token": TOKEN}, **fields)
+    return FakeSpec(name="tax", url=url, app=APP, options={"token": TOKEN}, **fields)
 
 
 def load(call: str, minute: int, args: list) -> LoadSpec:
@@ -111,12 +111,12 @@ def test_a_scenario_names_its_own_fake_by_dotted_path():
         },
     }
     (spec,) = parse(doc, "<t>").fakes
-    assert (spec.kind, spec.app, spec.faults[0]["fake"]) == ("tax", APP, "tax")
+    assert (spec.name, spec.app, spec.faults[0]["fake"]) == ("tax", APP, "tax")
     assert check_fake(spec, fake_class(spec, "<t>"), "<t>") is FakeTaxAuthority
-    builtin = FakeSpec(kind="payments", url="https://x", app="harness.fakes:FakePayments")
+    builtin = FakeSpec(name="payments", url="https://x", app="harness.fakes:FakePayments")
     assert fake_class(builtin, "<t>").__name__ == "FakePayments"
     with pytest.raises(ScenarioError, match=r"<t>: fakes\.mail: unknown fake; .* as app"):
-        fake_class(FakeSpec(kind="mail", url="https://x"), "<t>")
+        fake_class(FakeSpec(name="mail", url="https://x"), "<t>")
     with pytest.raises(ScenarioError, match=r"fakes\.tax: unknown fake; .* app = "):
         parse({**doc, "fakes": {"tax": {"url": "https://api.tax.example"}}}, "<t>")
     with pytest.raises(ScenarioError, match=r"fakes\.tax\.app: .*Fake\.Tax.* is not a dotted path"):

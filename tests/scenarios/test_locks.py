@@ -44,10 +44,10 @@ def _scenario(func: str, lock_cache: str | None = None, **fields) -> Scenario:
             )
         ],
         cluster={"workers": 2, "timeout": 900, "retry": 1800},
-        durations={f"{HERE}.{func}": 8 * 60.0},
+        durations_per_func={f"{HERE}.{func}": 8 * 60.0},
         fakes=[
             FakeSpec(
-                kind="payments",
+                name="payments",
                 url="{settings.STRIPE_API_BASE}",
                 options={"secret_key": "{settings.STRIPE_SECRET_KEY}"},
             )

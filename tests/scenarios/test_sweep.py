@@ -35,7 +35,7 @@ def test_seeds_are_ranges_and_lists_in_order_without_repeats():
 )
 def test_bad_input_is_one_line_exit_2_nothing_written(cli, tmp_path, argv, reason):
     out = tmp_path / "sweep"
-    code, _, err = cli("sweep", str(HERE / "tiny.toml"), *argv, "--out", str(out))
+    code, _, err = cli("sweep", str(HERE / "tiny.toml"), *argv, "--report", str(out))
     assert code == 2 and reason in err and err.count("\n") == 1
     assert not out.exists()
 
@@ -43,7 +43,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, tmp_path, argv, reaso
 def test_a_seed_gives_the_same_bytes_in_a_sweep_as_alone(cli, tmp_path):
     out = tmp_path / "sweep"
     code, text, _ = cli(
-        "sweep", str(HERE / "tiny.toml"), "--seeds", "1..2", "-n", "1", "--out", str(out)
+        "sweep", str(HERE / "tiny.toml"), "--seeds", "1..2", "-n", "1", "--report", str(out)
     )
     assert code == 0, text
     assert "2 seeds, 2 passed, 0 failed" in text
@@ -89,7 +89,7 @@ def test_failing_seeds_are_listed_with_their_reproduce_commands(cli, tmp_path, c
 def test_gate_in_parallel_matches_the_goldens_written_serially(cli, tmp_path):
     """One worker is enough to prove the path: the scenario replays in an xdist worker and its
     timeline, read back by the parent, matches the golden the serial gate wrote."""
-    code, text, _ = cli("gate", "lost-response", "-n", "1", "--out", str(tmp_path / "gate"))
+    code, text, _ = cli("gate", "lost-response", "-n", "1", "--report", str(tmp_path / "gate"))
     assert code == 0, text
     assert "✔ lost-response" in text and "match the golden" in text
     assert [p.name for p in (tmp_path / "gate").glob("*.jsonl")] == ["000-lost-response.jsonl"]
@@ -105,7 +105,7 @@ def test_two_gateways_in_pid_namespaces_of_their_own_both_complete(cli, tmp_path
     spec = "popen//python=" + shlex.join([*unshare_prefix(), sys.executable])
     out = tmp_path / "sweep"
     argv = ["sweep", str(HERE / "tiny.toml"), "--seeds", "1..2", "--tx", spec, "--tx", spec]
-    code, text, _ = cli(*argv, "--out", str(out))
+    code, text, _ = cli(*argv, "--report", str(out))
     assert code == 0, text
     assert "2 seeds, 2 passed, 0 failed" in text
     assert all(json.loads((out / f"seed-{n}.json").read_text())["ok"] for n in (1, 2))

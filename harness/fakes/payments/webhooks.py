@@ -73,7 +73,7 @@ def _deliver(fake: FakePayments, item: PendingWebhook) -> int:
         "delivery_attempt": item.attempts,
     }
     status = 0
-    if fault is None or fault.kind == "latency":
+    if fault is None or fault.mode == "latency":
         status = _post(fake, fake.webhook_url, payload, detail)
         item.delivered = 200 <= status < 300
     fake.ledger.record(
@@ -83,7 +83,7 @@ def _deliver(fake: FakePayments, item: PendingWebhook) -> int:
         operation="webhook.send",
         business_key=key,
         status=status,
-        fault=fault.kind if fault else None,
+        fault=fault.mode if fault else None,
         detail=detail,
     )
     return int(item.delivered)

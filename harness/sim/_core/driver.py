@@ -64,7 +64,7 @@ from harness.sim.guards import (
 from harness.sim.locks import LockModel
 from harness.sim.network import NetworkGuard
 from harness.sim.patches import current_attempt, install
-from harness.sim.runaway import Budget, RunawayGuard, RunawayStop, enqueue_parent
+from harness.sim.runaway import RunawayBudget, RunawayGuard, RunawayStop, enqueue_parent
 from harness.sim.scopes import CallObserver
 
 
@@ -85,7 +85,7 @@ class Options:
     lock_helpers: tuple[str, ...]
     network_guard: bool
     faithful: bool
-    runaway: Budget | None
+    runaway: RunawayBudget | None
 
 
 @dataclass(frozen=True)
