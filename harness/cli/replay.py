@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     replay.add_argument("scenario", help="a shipped scenario name or a path to a .toml file")
     replay.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     replay.add_argument(
-        "--until", default=None, help="stop early: an ISO time or an offset from start ('2d')"
+        "--until",
+        default=None,
+        help="stop early: an ISO time, an offset from start ('2d'), or 'gate' (gate_until)",
     )
     replay.add_argument("--json", dest="json_out", default=None, help="write the result as JSON")
     replay.add_argument("--report", default=None, help="write the HTML report into this directory")

@@ -48,10 +48,6 @@ def until_text(value: str | None, scenario: Any, where: str) -> str | None:
     """``--until`` as the ISO instant each replay ends at (validated here, before any run)."""
     from harness.scenario import parse_until
 
-    if value == "gate":
-        if not scenario.gate_until:
-            raise HarnessError(f"{where} gate: {scenario.name} has no gate_until")
-        return (scenario.start + scenario.gate_until).isoformat()
     until = parse_until(value, scenario, where=where)
     return until.isoformat() if until else None
 

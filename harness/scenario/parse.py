@@ -377,7 +377,8 @@ def _parse_expect(t: OptionsReader, scenario: Scenario) -> None:
 def parse_until(
     text: str | dt.datetime | None, scenario: Scenario, where: str = "until"
 ) -> dt.datetime | None:
-    """``--until``/``until=``: an aware or local ISO time, or an offset from the start ('2d').
+    """``--until``/``until=``: an aware or local ISO time, an offset from the start ('2d'), or
+    ``"gate"``: the golden's horizon, ``gate_until`` (or the whole run without one).
 
     A naive time is read in the scenario's zone; the result is always aware and after the
     start (the CLI and the pytest plugin share this one reading)."""
@@ -390,6 +391,8 @@ def parse_until(
         when = text
     elif not isinstance(text, str):
         raise ScenarioError(scenario.source, where, f"expected a time or an offset, got {text!r}")
+    elif text.strip() == "gate":  # as `harness gate` replays: no gate_until is the whole run
+        return scenario.start + scenario.gate_until if scenario.gate_until else None
     else:
         offset = parse_duration(text)
         if offset is not None and not text.strip().replace(".", "").isdigit():

@@ -58,6 +58,10 @@ def test_gate_passes_then_names_the_first_divergence(cli, tmp_path):
     assert code == 0 and "golden written" in out
     golden = tmp_path / "golden" / "tiny.jsonl"
     assert cli("gate", ref)[0] == 0
+    # `--until gate` is the golden's horizon for replay as for sweep: the same bytes
+    code, out, err = cli("replay", ref, "--until", "gate", "--timeline", str(tmp_path / "t.jsonl"))
+    assert code == 0, out + err
+    assert (tmp_path / "t.jsonl").read_text() == golden.read_text()
     lines = golden.read_text().splitlines()
     lines[7] = lines[7].replace('"kind":"', '"kind":"tampered.')
     golden.write_text("\n".join(lines) + "\n")

@@ -29,7 +29,7 @@ def test_seeds_are_ranges_and_lists_in_order_without_repeats():
     [
         (["--seeds", "3..1"], "--seeds"),
         (["--seeds", "1..2", "-n", "0"], "-n '0'"),
-        (["--seeds", "1", "--until", "gate"], "has no gate_until"),
+        (["--seeds", "1", "--until", "gat"], "'gat' is neither an ISO time nor an offset"),
         (["--seeds", "1", "--until", "2020-01-01T00:00:00"], "not after the scenario start"),
     ],
 )
