@@ -40,18 +40,21 @@ def seeded_uuid(seed: int) -> Callable[[], tuple[str, str]]:
     return uuid
 
 
-def _attributing_request(original: Callable[..., Any]) -> Callable[..., Any]:
-    def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        attempt = current_attempt.get()
-        if attempt is not None:
-            headers = dict(kwargs.get("headers") or {})
-            headers.setdefault(TASK_HEADER, attempt[0])
-            headers.setdefault(ATTEMPT_HEADER, str(attempt[1]))
-            kwargs["headers"] = headers
-        return original(self, method, url, *args, **kwargs)
+def _attributing_send(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Session.send`` with the running attempt's headers: every requests call passes here
+    (``Session.request`` and the module helpers call it, and clients that pin DNS build a
+    ``PreparedRequest`` and send it themselves)."""
 
-    request.__wrapped__ = original  # type: ignore[attr-defined]
-    return request
+    def send(self: Any, request: Any, **kwargs: Any) -> Any:
+        attempt = current_attempt.get()
+        if attempt is not None and request.headers is not None:
+            request = request.copy()  # a prepared request reused by a later attempt stays clean
+            request.headers.setdefault(TASK_HEADER, attempt[0])
+            request.headers.setdefault(ATTEMPT_HEADER, str(attempt[1]))
+        return original(self, request, **kwargs)
+
+    send.__wrapped__ = original  # type: ignore[attr-defined]
+    return send
 
 
 def install(seed: int, broker_class: str = "harness.sim.broker.DeterministicORM") -> Patches:
@@ -83,8 +86,8 @@ def install(seed: int, broker_class: str = "harness.sim.broker.DeterministicORM"
     p.set(Conf, "BROKER_CLASS", broker_class, "deterministic claim order, no POLL sleep")
     p.set(
         requests.Session,
-        "request",
-        _attributing_request(requests.Session.request),
+        "send",
+        _attributing_send(requests.Session.send),
         "attribute outgoing HTTP calls to the task attempt",
     )
     seed_process(p, seed)
