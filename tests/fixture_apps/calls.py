@@ -77,3 +77,13 @@ def exits_in_setup() -> None:
 
 def crashes_in_setup() -> None:
     raise RuntimeError("the seed data refers to a plan that no longer exists")
+
+
+def enqueue_warn() -> str:
+    """Enqueues a task that logs a WARNING and returns."""
+    return async_task("tests.harness.sample_tasks.warn_and_return")
+
+
+def enqueue_refuse(token: str) -> str:
+    """Enqueues a task that logs ``token`` at ERROR and returns ``{"success": False}``."""
+    return async_task("tests.harness.sample_tasks.refuse_with_token", token)
