@@ -31,6 +31,7 @@ from harness.compat import django_q_version
 from harness.errors import HarnessError, RunInterrupted, Terminated
 from harness.record.run import RunRecord, ScenarioFacts, redact
 from harness.record.timeline import RUN_STOPPED, TASK_ENQUEUED
+from harness.run.project import isolated_media
 from harness.run.result import RunResult
 from harness.scenario import Scenario, ScenarioError, resolve_paths
 
@@ -223,7 +224,7 @@ def replay_here(
     resolved = resolve_paths(scenario)
     seed = scenario.seed if seed is None else seed
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
-    with captured_logs() as logs, _overridden(scenario):
+    with captured_logs() as logs, isolated_media(), _overridden(scenario):
         record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
     record.baseline = None if baseline is None else baseline.to_json()
     recorded, judged = judge_record(record)  # what was recorded: no secret left in it
