@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.checkers import RunContext, Verdict
 from harness.checkers.problems import Problem, steady
-from harness.checkers.quiet_failures import shapes_of
+from harness.checkers.quiet_failures import error_of, shapes_of
 from harness.record.outcomes import first_record, load_tallies
 
 NAME = "load-outcomes"
@@ -85,9 +85,17 @@ def _kinds(tally: Any) -> str:
 
 
 def _problem(ctx: RunContext, name: str, e: Any) -> Problem:
-    raised = e.data.get("outcome") == "raised"
-    rule = "raised" if raised else "error-result"
-    cause = steady(str(e.data.get("error"))) if raised else "returned an error-shaped result"
+    """One failed arrival; its cause names the error (what it raised, or the error its result
+    names, as quiet-failures does), so different errors are different root causes."""
+    if e.data.get("outcome") == "raised":
+        rule, cause = "raised", steady(str(e.data.get("error")))
+    else:
+        returned = e.data.get("returned")
+        shape = shapes_of(ctx).match(returned) or ""
+        rule, cause = (
+            "error-result",
+            f"returned an error-shaped result {shape}" + error_of(returned),
+        )
     return Problem(NAME, rule, name, cause, f"at {ctx.when(e.at)}: {_said(e)}", e.at)
 
 

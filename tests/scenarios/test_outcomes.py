@@ -74,6 +74,11 @@ def test_the_message_counts_every_failing_arrival_of_every_load(run_scenario) ->
         "2 returned an error); first at "
     ), verdict.message
     assert len(verdict.problems) == 6
+    causes = sorted({(p.subject, p.cause) for p in verdict.problems if p.subject == "charges"})
+    assert causes == [  # each error its own root cause, named
+        ("charges", "ConnectionError: payment gateway unreachable"),
+        ("charges", "returned an error-shaped result {success: False}: card declined (charge N)"),
+    ], causes
     assert (
         "charges: 5 arrivals, 2 returned, 1 raised, 2 returned an error (allow_failures = 0)"
         in (verdict.evidence)
