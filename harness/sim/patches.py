@@ -105,10 +105,30 @@ def seed_process(p: Patches, seed: int) -> None:
     def uuid4() -> uuid_module.UUID:
         return uuid_module.UUID(int=rng.getrandbits(128), version=4)
 
+    original = uuid_module.uuid4
     p.set(uuid_module, "uuid4", uuid4, "deterministic uuid4: nonces and tokens reach task args")
+    seed_field_defaults(p, original, uuid4)
     state = random.getstate()
     random.seed(f"dq-harness:{seed}")
     p.on_undo(lambda: random.setstate(state), "random: seeded for the run, then restored")
+
+
+def seed_field_defaults(
+    p: Patches, original: Callable[[], Any], seeded: Callable[[], Any], fields: Any = None
+) -> None:
+    """Model fields whose default is ``original`` (``UUIDField(default=uuid.uuid4)``: the field
+    keeps the function itself, so patching the module misses it) get ``seeded`` for the run:
+    their ids reach task results and the timeline. ``fields``: every concrete field of every
+    installed model unless given."""
+    if fields is None:
+        from django.apps import apps
+
+        fields = [f for model in apps.get_models() for f in model._meta.concrete_fields]
+    for field in fields:
+        if getattr(field, "default", None) is original:
+            p.set(field, "default", seeded, "deterministic uuid4 defaults of model fields")
+            # Field caches the callable it calls (``_get_default``, a cached_property)
+            p.set(field, "_get_default", seeded, "the field's cached default callable")
 
 
 def mute_console(p: Patches) -> None:
