@@ -4,7 +4,8 @@ A load is the scenario's way in (orders placed, invoices issued). When its calla
 returns an error-shaped result (the ``quiet-failures`` shapes), the run judged less than it claims:
 PRAHO's order service returned an error and logged a warning for every order of a replayed week
 ("no current price for RON"), and nothing else said so. Fails when a load has more such arrivals
-than its ``[[load]] allow_failures`` (default 0); the message names the load and the first error.
+than its ``[[load]] allow_failures`` (default 0); the message names every such load, counts all
+their failed arrivals (raised and returned an error, per load) and quotes the first error.
 Arrivals that logged warnings are listed in the verdict (and in the summary's arrivals line) but
 do not fail it.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from harness.checkers import RunContext, Verdict
 from harness.checkers.problems import Problem, steady
-from harness.checkers.quiet_failures import shapes_of
+from harness.checkers.quiet_failures import error_of, shapes_of
 from harness.record.outcomes import first_record, load_tallies
 
 NAME = "load-outcomes"
@@ -50,6 +51,8 @@ def check(ctx: RunContext) -> Verdict:
         evidence.append(head)
         for e in tally.errors[:5]:
             evidence.append(f"  {ctx.when(e.at)}: {_said(e)}")
+        if len(tally.errors) > 5:
+            evidence.append(f"  … {len(tally.errors) - 5} more failed arrivals")
         if tally.first_warning is not None:
             evidence.append(
                 f"  {tally.warned} arrivals logged warnings; first at "
@@ -60,22 +63,39 @@ def check(ctx: RunContext) -> Verdict:
         return Verdict(
             NAME, True, f"{total} arrivals of {len(tallies)} loads; " + _brief(tallies), evidence
         )
-    failing = [n for n, t in tallies.items() if t.failed > allowed.get(n, 0)]
-    first = tallies[failing[0]]
+    failing = [t for n, t in tallies.items() if t.failed > allowed.get(n, 0)]
+    failed, arrivals = sum(t.failed for t in failing), sum(t.arrivals for t in failing)
+    each = "; ".join(f"{t.name}: {_kinds(t)}" for t in failing)
     return Verdict(
         NAME,
         False,
-        f"{', '.join(failing)}: {first.failed} of {first.arrivals} arrivals failed; first "
-        f"{problems[0].message}",
+        f"{', '.join(t.name for t in failing)}: {failed} of {arrivals} arrivals failed ({each}); "
+        f"first {problems[0].message}",
         evidence,
         problems,
     )
 
 
+def _kinds(tally: Any) -> str:
+    """How a load's arrivals failed: raised, returned an error, or both (counted)."""
+    kinds = [f"{tally.raised} raised"] if tally.raised else []
+    if tally.error_results:
+        kinds.append(f"{tally.error_results} returned an error")
+    return ", ".join(kinds)
+
+
 def _problem(ctx: RunContext, name: str, e: Any) -> Problem:
-    raised = e.data.get("outcome") == "raised"
-    rule = "raised" if raised else "error-result"
-    cause = steady(str(e.data.get("error"))) if raised else "returned an error-shaped result"
+    """One failed arrival; its cause names the error (what it raised, or the error its result
+    names, as quiet-failures does), so different errors are different root causes."""
+    if e.data.get("outcome") == "raised":
+        rule, cause = "raised", steady(str(e.data.get("error")))
+    else:
+        returned = e.data.get("returned")
+        shape = shapes_of(ctx).match(returned) or ""
+        rule, cause = (
+            "error-result",
+            f"returned an error-shaped result {shape}" + error_of(returned),
+        )
     return Problem(NAME, rule, name, cause, f"at {ctx.when(e.at)}: {_said(e)}", e.at)
 
 

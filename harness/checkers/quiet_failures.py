@@ -117,7 +117,7 @@ def check(ctx: RunContext) -> Verdict:
         func = t.func or "?"
         if shape is not None:
             text = f"returned {_show(attempt.returned)} (error shape {shape})"
-            cause = f"returned an error-shaped result {shape}" + _error_of(attempt.returned)
+            cause = f"returned an error-shaped result {shape}" + error_of(attempt.returned)
             message = f"{head} counted as a success but {text}" + _and(said)
             failures.append(Problem(NAME, "error-result", func, cause, message, attempt.ended))
         else:
@@ -139,7 +139,7 @@ def check(ctx: RunContext) -> Verdict:
     )
 
 
-def _error_of(returned: Any) -> str:
+def error_of(returned: Any) -> str:
     """The error a result names (its ``error`` key), as a cause: the same for every instance."""
     if isinstance(returned, dict) and returned.get("error"):
         return f": {steady(str(returned['error']))[:160]}"

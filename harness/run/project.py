@@ -12,13 +12,18 @@ never a traceback.
 project's own ``DATABASES['default']``; ``"harness"`` replaces its connection with the harness's
 (``DATABASE_URL``, else the embedded server), for a machine with no PostgreSQL of its own or a
 project whose settings name SQLite. Every replay still gets a fresh database on that server.
+
+Nothing is written into the project: :func:`isolated_media` gives each replay a media folder of
+its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +141,45 @@ def setup(module: str, database: str = "project") -> None:
             "harness needs PostgreSQL (its row locks are what is under test): pass "
             "--database harness to replay on DATABASE_URL or an embedded server"
         )
+
+
+@contextlib.contextmanager
+def isolated_media() -> Iterator[Path]:
+    """``MEDIA_ROOT`` — and every ``STORAGES`` location at or under it — moved to a temporary
+    folder of this run, removed when the run ends: task code that saves files (exports, PDFs)
+    never writes into the project's own media folder. A scenario's ``[override_settings]``
+    is applied inside this, so a MEDIA_ROOT it names wins."""
+    import shutil
+    import tempfile
+
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    folder = Path(tempfile.mkdtemp(prefix="harness-media-"))
+    changes: dict[str, Any] = {"MEDIA_ROOT": str(folder)}
+    storages = _moved_storages(getattr(settings, "STORAGES", None), settings.MEDIA_ROOT, folder)
+    if storages is not None:
+        changes["STORAGES"] = storages
+    try:
+        with override_settings(**changes):
+            yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _moved_storages(storages: Any, media_root: Any, folder: Path) -> dict[str, Any] | None:
+    """``STORAGES`` with each ``OPTIONS.location`` at or under ``media_root`` moved under
+    ``folder`` (None: no location was set from it)."""
+    if not media_root or not isinstance(storages, dict):
+        return None
+    root = Path(media_root).resolve()
+    moved, changed = {}, False
+    for alias, conf in storages.items():
+        options = (conf or {}).get("OPTIONS") or {}
+        location = options.get("location")
+        if location and Path(location).resolve().is_relative_to(root):
+            inside = Path(location).resolve().relative_to(root)
+            conf = {**conf, "OPTIONS": {**options, "location": str(folder / inside)}}
+            changed = True
+        moved[alias] = conf
+    return moved if changed else None

@@ -31,6 +31,7 @@ from harness.compat import django_q_version
 from harness.errors import HarnessError, RunInterrupted, Terminated
 from harness.record.run import RunRecord, ScenarioFacts, redact
 from harness.record.timeline import RUN_STOPPED, TASK_ENQUEUED
+from harness.run.project import isolated_media
 from harness.run.result import RunResult
 from harness.scenario import Scenario, ScenarioError, resolve_paths
 
@@ -66,20 +67,38 @@ class _Capture(logging.Handler):
         self.lines.append(text)
 
 
+def _capturing(original: Callable[..., Any], capture: _Capture) -> Callable[..., Any]:
+    def handle(self: logging.Logger, record: logging.LogRecord) -> Any:
+        capture.handle(record)
+        return original(self, record)
+
+    handle.__wrapped__ = original  # type: ignore[attr-defined]
+    return handle
+
+
 @contextlib.contextmanager
 def captured_logs() -> Iterator[list[str]]:
-    """Mute console handlers (a replay prints its own summary) and capture every record."""
+    """Mute console handlers (a replay prints its own summary) and capture every record.
+
+    Captured where a logger handles it, not by a handler on the root: a project logger with
+    ``propagate = False`` (or its own handlers only) is captured too, and a task's WARNING+
+    record its levels would drop is made for the harness (:mod:`harness.sim.scopes`) and
+    captured here, without reaching the project's handlers."""
     from harness.patching import Patches
     from harness.sim.patches import mute_console
 
     patches = Patches()
     mute_console(patches)
     capture = _Capture()
-    logging.getLogger().addHandler(capture)
+    patches.set(
+        logging.Logger,
+        "handle",
+        _capturing(logging.Logger.handle, capture),
+        "capture every record a logger handles, whatever the project's handlers and propagation",
+    )
     try:
         yield capture.lines
     finally:
-        logging.getLogger().removeHandler(capture)
         patches.undo()
 
 
@@ -205,7 +224,7 @@ def replay_here(
     resolved = resolve_paths(scenario)
     seed = scenario.seed if seed is None else seed
     end = scenario.end if until is None else max(scenario.start, min(scenario.end, until))
-    with captured_logs() as logs, _overridden(scenario):
+    with captured_logs() as logs, isolated_media(), _overridden(scenario):
         record = _simulate(scenario, resolved, seed, end, progress, logs, faithful)
     record.baseline = None if baseline is None else baseline.to_json()
     recorded, judged = judge_record(record)  # what was recorded: no secret left in it

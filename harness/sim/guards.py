@@ -122,9 +122,12 @@ def schedule_in(tb: Any) -> dict[str, Any] | None:
 def why_cron_loops(cron: str) -> str | None:
     """Explain django-q2's endless catch-up loop for a CRON row, when that is the cause.
 
-    The loop ends when ``calculate_next_run() > localtime()``. Both sides are aware datetimes of
-    the same ``ZoneInfo``, and Python compares those by wall clock, ignoring the fold: in a
-    repeated hour croniter's answer can be later in absolute time yet earlier on the wall.
+    The loop (``catch_up`` off) ends when ``calculate_next_run() > localtime()``, and a CRON
+    row's next run is ``croniter(cron, localtime()).get_next()``. Both sides are aware
+    datetimes of the same ``ZoneInfo``, and Python compares those by wall clock, ignoring the
+    fold: in the first occurrence of a repeated hour croniter's answer can be at or before now
+    on the wall clock (croniter 7: its match in the second occurrence, later in absolute time;
+    croniter 6, in the hour's last minute: a match earlier in the first occurrence).
     """
     try:
         from croniter import croniter
@@ -132,16 +135,49 @@ def why_cron_loops(cron: str) -> str | None:
 
         now = localtime()
         answer = croniter(cron, now).get_next(datetime)
+        fall = fall_back_after(now)
+        then = croniter(cron, fall).get_next(datetime) if fall is not None else None
     except Exception:
         return None
-    if answer.astimezone(UTC) > now.astimezone(UTC) and not answer > now:
-        return (
-            f"croniter answers {answer:%H:%M %Z}, after now ({now:%H:%M:%S %Z}) in absolute "
-            "time, but django-q2 compares the two in one zone, where Python compares wall "
-            f"clocks ({answer:%H:%M} is not after {now:%H:%M:%S}), so the loop never ends; a "
-            f"real cluster spins until the clock reaches {answer:%H:%M %Z}"
-        )
-    return None
+    return explain_cron_loop(now, answer, fall, then)
+
+
+def explain_cron_loop(
+    now: datetime, answer: datetime, fall: datetime | None, then: datetime | None
+) -> str | None:
+    """The message for a loop whose croniter ``answer`` is not after ``now`` on the wall clock
+    (None when it is, or when no fall-back follows). ``fall``: the instant the clock falls
+    back; ``then``: croniter's answer from there, the ``next_run`` a real cluster ends with."""
+    if answer > now or fall is None or then is None:
+        return None
+    side = "after" if answer.astimezone(UTC) > now.astimezone(UTC) else "before"
+    spin = int((fall.astimezone(UTC) - now.astimezone(UTC)).total_seconds())
+    minutes, seconds = divmod(spin, 60)
+    took = f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    return (
+        f"croniter answers {answer:%H:%M %Z}, {side} now ({now:%H:%M:%S %Z}) in absolute "
+        "time, but django-q2 compares the two in one zone, where Python compares wall "
+        f"clocks ({answer:%H:%M} is not after {now:%H:%M:%S}), so the loop never ends under a "
+        f"stopped clock; a real cluster spins for {took}, until the clock falls back "
+        f"({fall:%H:%M %Z}), and then sets next_run to {then:%Y-%m-%d %H:%M %Z}"
+    )
+
+
+def fall_back_after(now: datetime) -> datetime | None:
+    """The instant the clock falls back, when ``now`` is in the first occurrence of a repeated
+    hour (its wall time recurs later with a smaller offset); else None."""
+    later = now.replace(fold=1)
+    step = (now.utcoffset() or later.utcoffset()) and (now.utcoffset() - later.utcoffset())
+    if not step or step.total_seconds() <= 0 or now.fold:
+        return None
+    low, high = now.astimezone(UTC), now.astimezone(UTC) + step  # offset changes in between
+    while (high - low).total_seconds() > 1:
+        mid = low + (high - low) / 2
+        if mid.astimezone(now.tzinfo).utcoffset() == now.utcoffset():
+            low = mid
+        else:
+            high = mid
+    return high.replace(microsecond=0).astimezone(now.tzinfo)
 
 
 def project_zone() -> Any:

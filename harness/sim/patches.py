@@ -40,18 +40,21 @@ def seeded_uuid(seed: int) -> Callable[[], tuple[str, str]]:
     return uuid
 
 
-def _attributing_request(original: Callable[..., Any]) -> Callable[..., Any]:
-    def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        attempt = current_attempt.get()
-        if attempt is not None:
-            headers = dict(kwargs.get("headers") or {})
-            headers.setdefault(TASK_HEADER, attempt[0])
-            headers.setdefault(ATTEMPT_HEADER, str(attempt[1]))
-            kwargs["headers"] = headers
-        return original(self, method, url, *args, **kwargs)
+def _attributing_send(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Session.send`` with the running attempt's headers: every requests call passes here
+    (``Session.request`` and the module helpers call it, and clients that pin DNS build a
+    ``PreparedRequest`` and send it themselves)."""
 
-    request.__wrapped__ = original  # type: ignore[attr-defined]
-    return request
+    def send(self: Any, request: Any, **kwargs: Any) -> Any:
+        attempt = current_attempt.get()
+        if attempt is not None and request.headers is not None:
+            request = request.copy()  # a prepared request reused by a later attempt stays clean
+            request.headers.setdefault(TASK_HEADER, attempt[0])
+            request.headers.setdefault(ATTEMPT_HEADER, str(attempt[1]))
+        return original(self, request, **kwargs)
+
+    send.__wrapped__ = original  # type: ignore[attr-defined]
+    return send
 
 
 def install(seed: int, broker_class: str = "harness.sim.broker.DeterministicORM") -> Patches:
@@ -83,8 +86,8 @@ def install(seed: int, broker_class: str = "harness.sim.broker.DeterministicORM"
     p.set(Conf, "BROKER_CLASS", broker_class, "deterministic claim order, no POLL sleep")
     p.set(
         requests.Session,
-        "request",
-        _attributing_request(requests.Session.request),
+        "send",
+        _attributing_send(requests.Session.send),
         "attribute outgoing HTTP calls to the task attempt",
     )
     seed_process(p, seed)
@@ -102,10 +105,30 @@ def seed_process(p: Patches, seed: int) -> None:
     def uuid4() -> uuid_module.UUID:
         return uuid_module.UUID(int=rng.getrandbits(128), version=4)
 
+    original = uuid_module.uuid4
     p.set(uuid_module, "uuid4", uuid4, "deterministic uuid4: nonces and tokens reach task args")
+    seed_field_defaults(p, original, uuid4)
     state = random.getstate()
     random.seed(f"dq-harness:{seed}")
     p.on_undo(lambda: random.setstate(state), "random: seeded for the run, then restored")
+
+
+def seed_field_defaults(
+    p: Patches, original: Callable[[], Any], seeded: Callable[[], Any], fields: Any = None
+) -> None:
+    """Model fields whose default is ``original`` (``UUIDField(default=uuid.uuid4)``: the field
+    keeps the function itself, so patching the module misses it) get ``seeded`` for the run:
+    their ids reach task results and the timeline. ``fields``: every concrete field of every
+    installed model unless given."""
+    if fields is None:
+        from django.apps import apps
+
+        fields = [f for model in apps.get_models() for f in model._meta.concrete_fields]
+    for field in fields:
+        if getattr(field, "default", None) is original:
+            p.set(field, "default", seeded, "deterministic uuid4 defaults of model fields")
+            # Field caches the callable it calls (``_get_default``, a cached_property)
+            p.set(field, "_get_default", seeded, "the field's cached default callable")
 
 
 def mute_console(p: Patches) -> None:

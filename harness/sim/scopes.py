@@ -15,7 +15,11 @@ setup step — each inside a :class:`Scope`. While a simulation is open:
   tasks took no time at all.
 * every log record at WARNING or above, from any logger but django-q2's own (a task's failure
   is its outcome), is kept for the scope: a task that catches its exception, logs it and returns
-  ``{"success": False}`` is a success to django-q2 and nothing else would see it;
+  ``{"success": False}`` is a success to django-q2 and nothing else would see it. This does not
+  depend on the project's LOGGING: inside a scope such a record is made even when the logger's
+  level (an ERROR-level logger's WARNING, a root at CRITICAL), ``logging.disable`` or a
+  disabled logger would drop it; it is kept (and reaches the run's captured log lines) but not
+  the project's handlers, which see exactly what its configuration lets through;
 * the wall time the call spent neither on the CPU nor in the database — a socket wait, a lock, a
   sleep nobody could intercept — is measured (:attr:`Scope.blocked`).
 
@@ -137,9 +141,21 @@ class CallObserver:
         self.patches.set(time, "monotonic_ns", self._monotonic_ns, mono)
         self.patches.set(
             logging.Logger,
+            "isEnabledFor",
+            _enabling(logging.Logger.isEnabledFor),
+            "WARNING+ records of a call are made whatever the project's levels say",
+        )
+        self.patches.set(
+            logging.Logger,
             "handle",
             _keeping(logging.Logger.handle),
             "keep WARNING+ records of a task, load or setup call (attributed to it)",
+        )
+        self.patches.set(
+            logging.Logger,
+            "callHandlers",
+            _project_handlers(logging.Logger.callHandlers),
+            "a record made only for the harness never reaches the project's handlers",
         )
         from django.db import connections
 
@@ -209,19 +225,59 @@ class CallObserver:
         return _REAL_MONOTONIC_NS() + int(self.monotonic_offset * 1e9)
 
 
+_forced: ContextVar[tuple[int, int] | None] = ContextVar("harness_forced_log", default=None)
+"""(id of the logger, level) that ``isEnabledFor`` said yes to only for the harness."""
+_HARNESS_ONLY = "_harness_only"  # set on such a record: the project's handlers never see it
+
+
+def _wanted(logger: logging.Logger, level: int) -> bool:
+    return (
+        current_scope.get() is not None
+        and level >= LEVEL
+        and not logger.name.startswith(_OWN_LOGGERS)
+    )
+
+
+def _enabling(original: Callable[[logging.Logger, int], bool]) -> Callable[..., bool]:
+    """``isEnabledFor`` that says yes to a WARNING+ record inside a scope even when the
+    project's levels (or ``logging.disable``) say no, and remembers that it did."""
+
+    def is_enabled_for(self: logging.Logger, level: int) -> bool:
+        if original(self, level):
+            return True
+        if not _wanted(self, level):
+            return False
+        _forced.set((id(self), level))
+        return True
+
+    is_enabled_for.__wrapped__ = original  # type: ignore[attr-defined]
+    return is_enabled_for
+
+
 def _keeping(original: Callable[[logging.Logger, logging.LogRecord], Any]) -> Callable[..., Any]:
     def handle(self: logging.Logger, record: logging.LogRecord) -> Any:
-        scope = current_scope.get()
-        if (
-            scope is not None
-            and record.levelno >= LEVEL
-            and not record.name.startswith(_OWN_LOGGERS)
-        ):
-            scope.keep(record)
+        if _forced.get() is not None:
+            if _forced.get() == (id(self), record.levelno):
+                setattr(record, _HARNESS_ONLY, True)
+            _forced.set(None)
+        if _wanted(self, record.levelno) and not record.name.startswith(_OWN_LOGGERS):
+            current_scope.get().keep(record)  # type: ignore[union-attr]
         return original(self, record)
 
     handle.__wrapped__ = original  # type: ignore[attr-defined]
     return handle
+
+
+def _project_handlers(
+    original: Callable[[logging.Logger, logging.LogRecord], Any],
+) -> Callable[..., Any]:
+    def call_handlers(self: logging.Logger, record: logging.LogRecord) -> Any:
+        if getattr(record, _HARNESS_ONLY, False):
+            return None
+        return original(self, record)
+
+    call_handlers.__wrapped__ = original  # type: ignore[attr-defined]
+    return call_handlers
 
 
 def _timed_sql(execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:

@@ -2,6 +2,8 @@
 
 * its Stripe client backs off 0.5 s, 1 s, 2 s between retries: virtual sleeps, inside the task's
   run time, never a real wait;
+* its LOGGING sets the ``apps`` loggers' level from ``ACME_LOG_LEVEL``: at ERROR the decline
+  warnings of its renewal task are still kept with the task, and the timeline is the same;
 * its billing app registers a schedule in ``AppConfig.ready()`` behind a setting: it fires on
   virtual time from the run's start, and Django's start-up writes nothing to the configured
   database.
@@ -108,3 +110,22 @@ def test_without_the_setting_ready_registers_nothing(acme) -> None:
     assert run.code == 0, run.out + run.err
     assert not run.of("startup.ready")
     assert not run.of("schedule.fired", schedule="charge-reconciliation")
+
+
+def test_a_stricter_log_level_changes_nothing_the_replay_keeps(acme) -> None:
+    quiet = acme(
+        "replay", "receipts", "--database", "harness", env=acme_env(ACME_LOG_LEVEL="ERROR")
+    )
+    usual = acme("replay", "receipts", "--database", "harness")
+    assert quiet.code == usual.code, quiet.out + quiet.err
+    declines = [
+        r
+        for e in quiet.of("task.logged")
+        for r in e["records"]
+        if r[:2] == ["WARNING", "apps.billing.tasks"] and "declined" in r[2]
+    ]
+    assert declines, [e["records"] for e in quiet.of("task.logged")]
+    assert quiet.of("task.logged") == usual.of("task.logged")
+    assert (quiet.folder / "timeline.jsonl").read_text() == (
+        usual.folder / "timeline.jsonl"
+    ).read_text()

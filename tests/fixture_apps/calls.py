@@ -1,6 +1,7 @@
 """Load callables and task code for the tests of what calls report beyond raising.
 
 * ``flaky_order``: a load that raises for some arrivals (3 of 10 with the default ``fail_on``);
+* ``charge``: a load that raises for one arrival and returns ``{"success": False}`` for two;
 * ``preflight``: a load that logs a warning and returns, as PRAHO's order service does when a
   price is missing;
 * ``enqueue_swallow``: a load that enqueues a task that catches its own error, logs it and
@@ -23,6 +24,15 @@ def flaky_order(n: int, fail_on: tuple[int, ...] = (2, 5, 8)) -> str:
     if n in fail_on:
         raise ValueError(f"order {n}: the payment gateway rejected the customer's country")
     return f"order-{n}"
+
+
+def charge(n: int) -> dict[str, object]:
+    """A load whose arrivals fail both ways: arrival 1 raises, 3 and 4 return an error."""
+    if n == 1:
+        raise ConnectionError("payment gateway unreachable")
+    if n in (3, 4):
+        return {"success": False, "error": f"card declined (charge {n})"}
+    return {"success": True}
 
 
 def preflight(n: int) -> None:
@@ -77,3 +87,13 @@ def exits_in_setup() -> None:
 
 def crashes_in_setup() -> None:
     raise RuntimeError("the seed data refers to a plan that no longer exists")
+
+
+def enqueue_warn() -> str:
+    """Enqueues a task that logs a WARNING and returns."""
+    return async_task("tests.harness.sample_tasks.warn_and_return")
+
+
+def enqueue_refuse(token: str) -> str:
+    """Enqueues a task that logs ``token`` at ERROR and returns ``{"success": False}``."""
+    return async_task("tests.harness.sample_tasks.refuse_with_token", token)

@@ -89,3 +89,11 @@ def requeue(n: int = 0) -> int:
     """Enqueues itself again: a loop without end, as a post_save handler can make one."""
     async_task("tests.harness.sample_tasks.requeue", n + 1)
     return n
+
+
+def refuse_with_token(token: str) -> dict[str, object]:
+    """Logs the credential it was refused with at ERROR and reports failure in its result."""
+    import logging
+
+    logging.getLogger("myproject.gateway").error("gateway refused token %s", token)
+    return {"success": False}

@@ -61,6 +61,30 @@ def test_a_pinned_raw_socket_client_reaches_the_fake_declared_by_dotted_path(run
     assert "fakes.tax.token" in result.record.snapshot.secrets
 
 
+def test_a_prepared_request_sent_with_session_send_is_attributed_to_its_task(run_scenario):
+    result = run_scenario(
+        scenario(
+            "pinned-session-send",
+            [tax("https://api.tax.example")],
+            load("enqueue_file_invoice_prepared", 1, args=[1]),
+            load("enqueue_file_invoice_prepared", 2, args=[2]),
+        )
+    )
+    calls = [e for e in result.ledger.entries() if e.fake == "tax"]
+    assert [(e.business_key, e.status, e.effect) for e in calls] == [
+        ("INV-1", 200, "invoice.filed"),
+        ("INV-2", 200, "invoice.filed"),
+    ]
+    started = [e.data for e in result.timeline.of("task.started") if "prepared" in e.data["func"]]
+    assert [(e.task_id, e.attempt) for e in calls] == [(s["task"], 1) for s in started]
+    assert all(e.detail["address"].startswith("192.88.99.") for e in calls)
+    http = result.timeline.of("http.call")
+    assert [(e.data["key"], e.data.get("task")) for e in http] == [
+        (e.business_key, e.task_id) for e in calls
+    ]
+    assert result.verdict("driver-findings").ok, result.verdict("driver-findings").message
+
+
 def test_tls_over_a_raw_socket_is_a_finding_that_says_what_to_do(run_scenario):
     result = run_scenario(
         scenario(

@@ -78,6 +78,10 @@ def test_the_hang_in_the_repeated_hour_is_a_verdict_with_every_output(tmp_path, 
     assert "scheduler pass of cluster praho-cluster at 2026-10-25 03:30:30 EEST" in message
     assert "schedule 'fixture-0330'" in message and "cron '30 3 * * *'" in message
     assert "catch_up off" in message and "croniter answers 03:30 EET" in message
+    assert (  # the spin ends when the clock falls back, not at croniter's answer
+        "a real cluster spins for 29 min 30 s, until the clock falls back (03:00 EET), and then "
+        "sets next_run to 2026-10-25 03:30 EET" in message
+    )
     assert result["stopped"] and result["end"].startswith("2026-10-25T00:30:30")
     # the pass's enqueues were rolled back with it: not lost; the earlier runs all held
     assert verdicts["lost-jobs"]["ok"], verdicts["lost-jobs"]["message"]

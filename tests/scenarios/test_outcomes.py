@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import read
+from harness.scenario import LoadSpec, read
 
 pytestmark = pytest.mark.dbpath
 HERE = Path(__file__).parent
@@ -58,6 +59,33 @@ def test_allow_failures_covers_the_raising_arrivals(django_db_blocker, run_scena
     assert result.verdict("load-outcomes").ok, result.verdict("load-outcomes").message
     scenario.loads[0].allow_failures = 2
     assert not run_scenario(scenario).verdict("load-outcomes").ok
+
+
+def test_the_message_counts_every_failing_arrival_of_every_load(run_scenario) -> None:
+    scenario = read(str(HERE / "load-outcomes.toml"))
+    minutes = [dt.timedelta(minutes=m) for m in range(1, 6)]
+    scenario.loads.append(
+        LoadSpec(name="charges", call="tests.fixture_apps.calls.charge", args=["{n}"], at=minutes)
+    )
+    verdict = run_scenario(scenario).verdict("load-outcomes")
+    assert not verdict.ok
+    assert verdict.message.startswith(
+        "orders, charges: 6 of 15 arrivals failed (orders: 3 raised; charges: 1 raised, "
+        "2 returned an error); first at "
+    ), verdict.message
+    assert len(verdict.problems) == 6
+    causes = sorted({(p.subject, p.cause) for p in verdict.problems if p.subject == "charges"})
+    assert causes == [  # each error its own root cause, named
+        ("charges", "ConnectionError: payment gateway unreachable"),
+        ("charges", "returned an error-shaped result {success: False}: card declined (charge N)"),
+    ], causes
+    assert (
+        "charges: 5 arrivals, 2 returned, 1 raised, 2 returned an error (allow_failures = 0)"
+        in (verdict.evidence)
+    )
+    scenario.loads[-1].allow_failures = 3  # only orders fail now
+    verdict = run_scenario(scenario).verdict("load-outcomes")
+    assert verdict.message.startswith("orders: 3 of 10 arrivals failed (orders: 3 raised); first")
 
 
 def test_a_swallowed_error_fails_the_run_naming_the_task_and_its_message(run_scenario) -> None:
