@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from harness.patching import Patches
@@ -35,6 +36,14 @@ DESCRIPTIONS = (
         "through the same queryset delete",
     ),
     (
+        "the save_limit count, kept",
+        "monitor.save_task counts the Success rows (of its SAVE_LIMIT_PER filter) on every save",
+        "the count is kept from the monitor's own writes (a Success row created or turned "
+        "successful through save_task's Model.save, the prune's own delete) after one count per "
+        "filter; any other write to django_q_task (project code, queryset.update, raw SQL) or a "
+        "transaction rolled back makes it count again in the database",
+    ),
+    (
         "the first save's lookup",
         "monitor.save_task looks the task up (Task.objects.get) before creating its row, also "
         "on its first save, when no row can exist",
@@ -45,31 +54,117 @@ DESCRIPTIONS = (
 """(what, what django-q2 does, what the harness does instead)."""
 
 
+class Tentative:
+    """Changes to a mirror made inside a transaction: they hold only once it commits.
+
+    Each change noted inside an atomic block waits for its ``on_commit``; Django drops the
+    callbacks of a block that rolls back, so a mirror whose changes never all settled knows
+    it may hold a change the database does not.
+    """
+
+    def __init__(self) -> None:
+        self.pending = 0
+
+    def note(self) -> None:
+        from django.db import connection, transaction
+
+        if connection.in_atomic_block:
+            self.pending += 1
+            transaction.on_commit(self._committed)
+
+    def _committed(self) -> None:
+        self.pending -= 1
+
+    def settled(self) -> bool:
+        return self.pending == 0
+
+    def reset(self) -> None:
+        self.pending = 0
+
+
+Key = tuple[tuple[str, Any], ...]
+
+
+class SuccessCounts:
+    """The prune's Success counts per filter (``SAVE_LIMIT_PER``), kept from the monitor's own
+    writes once counted (DESCRIPTIONS[2])."""
+
+    def __init__(self) -> None:
+        self.known: dict[Key, int] = {}
+        self.tentative = Tentative()
+        self.deleting = False  # the prune's own delete is running
+        self.counted = 0  # counts asked of the database (tests read it)
+
+    def get(self, key: Key) -> int | None:
+        if not self.tentative.settled():
+            self.forget()
+        return self.known.get(key)
+
+    def forget(self) -> None:
+        self.known.clear()
+        self.tentative.reset()
+
+    def changed(self, row: Any, delta: int) -> None:
+        """A Success row matching each filter it matches was added (+1) or removed (-1)."""
+        for key in self.known:
+            if all(getattr(row, field, None) == value for field, value in key):
+                self.known[key] += delta
+        self.tentative.note()
+
+
 class _Row:
     """What the prune reads of a row: its primary key; deleting it deletes that row."""
 
-    __slots__ = ("_queryset", "pk")
+    __slots__ = ("_counts", "_key", "_queryset", "pk")
 
-    def __init__(self, queryset: Any, pk: Any) -> None:
-        self._queryset, self.pk = queryset, pk
+    def __init__(
+        self, queryset: Any, pk: Any, key: Key | None = None, counts: SuccessCounts | None = None
+    ) -> None:
+        self._queryset, self.pk, self._key, self._counts = queryset, pk, key, counts
 
     def delete(self) -> Any:
-        return self._queryset.model._base_manager.filter(pk=self.pk).delete()
+        counts = self._counts
+        if counts is None or self._key is None or self._key not in counts.known:
+            if counts is not None:
+                counts.forget()  # a delete the counts cannot place: count again
+            return self._queryset.model._base_manager.filter(pk=self.pk).delete()
+        counts.deleting = True
+        try:
+            deleted = self._queryset.model._base_manager.filter(pk=self.pk).delete()
+        finally:
+            counts.deleting = False
+        if deleted[0] == 1:
+            for key in list(counts.known):  # other filters cannot be placed: forget them
+                if key != self._key:
+                    del counts.known[key]
+            counts.known[self._key] -= 1
+            counts.tentative.note()
+        else:
+            counts.forget()
+        return deleted
 
 
 class _Counted:
     """The prune's rows: iterating yields as many placeholders as there are rows."""
 
-    def __init__(self, queryset: Any) -> None:
-        self._queryset = queryset
+    def __init__(
+        self, queryset: Any, key: Key | None = None, counts: SuccessCounts | None = None
+    ) -> None:
+        self._queryset, self._key, self._counts = queryset, key, counts
 
     def __iter__(self) -> Iterator[_Row]:
         from django.db import connections
 
-        sql, params = self._queryset.values("pk").query.sql_with_params()
-        with connections[self._queryset.db].cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM ({sql}) AS locked", params)
-            (count,) = cursor.fetchone()
+        counts, key = self._counts, self._key
+        count = counts.get(key) if counts is not None and key is not None else None
+        if count is None:
+            sql, params = self._queryset.values("pk").query.sql_with_params()
+            with connections[self._queryset.db].cursor() as cursor:
+                cursor.execute(f"SELECT count(*) FROM ({sql}) AS locked", params)
+                (count,) = cursor.fetchone()
+            if counts is not None and key is not None:
+                counts.counted += 1
+                counts.known[key] = count
         placeholder = _Row(self._queryset, None)
         return iter([placeholder] * count)
 
@@ -77,12 +172,25 @@ class _Counted:
         return getattr(self._queryset, name)
 
 
-class SaveTaskAccelerations:
-    """The three accelerations of ``monitor.save_task``, and what they need to know."""
+def _filters_key(frame: Any) -> Key | None:
+    """The prune's ``SAVE_LIMIT_PER`` filter, read from ``save_task``'s own frame."""
+    filters = frame.f_locals.get("filters")
+    if not isinstance(filters, dict):
+        return None
+    try:
+        return tuple(sorted(filters.items()))
+    except TypeError:  # unorderable or unhashable values: count in the database
+        return None
 
-    def __init__(self) -> None:
+
+class SaveTaskAccelerations:
+    """The accelerations of ``monitor.save_task``, and what they need to know."""
+
+    def __init__(self, keep_counts: bool = True) -> None:
         self.saved: set[str] = set()  # task ids the simulation saved a row for
         self.preexisting = True  # until counted: rows the simulation did not make may exist
+        # None: count in the database every time (a run inside a test transaction)
+        self.counts: SuccessCounts | None = SuccessCounts() if keep_counts else None
 
     def install(self, p: Patches) -> None:
         from django.db.models import QuerySet
@@ -91,21 +199,25 @@ class SaveTaskAccelerations:
 
         save_task_code = monitor.save_task.__code__
         self.preexisting = Task.objects.exists()
+        counts = self.counts
 
         class PruneQuerySet(QuerySet):
             """Success rows, as the prune reads them: counted, and the oldest by id only."""
 
             def select_for_update(self, *args: Any, **kwargs: Any) -> Any:
-                if sys._getframe(1).f_code is save_task_code:
-                    return _Counted(self)  # counted, not locked (DESCRIPTIONS[0])
+                caller = sys._getframe(1)
+                if caller.f_code is save_task_code:
+                    # counted, not locked (DESCRIPTIONS[0]); kept once counted ([2])
+                    return _Counted(self, _filters_key(caller), counts)
                 return super().select_for_update(*args, **kwargs)
 
             def last(self) -> Any:
-                if sys._getframe(1).f_code is not save_task_code:
+                caller = sys._getframe(1)
+                if caller.f_code is not save_task_code:
                     return super().last()
                 ordered = self.reverse() if self.ordered else self.order_by("-pk")
                 for pk in ordered.values_list("pk", flat=True)[:1]:
-                    return _Row(self, pk)
+                    return _Row(self, pk, _filters_key(caller), counts)
                 return None
 
         base = SuccessManager.get_queryset
@@ -116,6 +228,28 @@ class SaveTaskAccelerations:
 
         p.set(SuccessManager, "get_queryset", get_queryset, DESCRIPTIONS[0][2])
         self._first_lookup(p, Task, save_task_code)
+        if counts is not None:
+            self._keep_counts(p, counts, save_task_code)
+
+    @staticmethod
+    def _keep_counts(p: Patches, counts: SuccessCounts, save_task_code: Any) -> None:
+        """A Task row saved: a new Success row, or save_task turning a failed row (its update
+        path only touches rows that failed) successful, adds one; any other update of a row
+        cannot be placed, so the counts are asked of the database again."""
+        from django.db.models.signals import post_save
+
+        def on_saved(sender: Any, instance: Any, created: bool, **_: Any) -> None:
+            if instance._meta.db_table != "django_q_task" or not counts.known:
+                return
+            if created or _issued_by(save_task_code):
+                if instance.success:
+                    counts.changed(instance, +1)
+            else:
+                counts.forget()
+
+        uid = f"harness-success-counts-{id(counts)}"
+        post_save.connect(on_saved, dispatch_uid=uid, weak=False)
+        p.on_undo(lambda: post_save.disconnect(dispatch_uid=uid), "the prune's counts, kept")
 
     def _first_lookup(self, p: Patches, task_model: type, save_task_code: Any) -> None:
         manager = task_model._default_manager
@@ -136,11 +270,26 @@ class SaveTaskAccelerations:
                 accel.saved.add(tid)
             return original_get(*args, **kwargs)
 
-        p.set(manager, "get", get, DESCRIPTIONS[2][2])
+        p.set(manager, "get", get, DESCRIPTIONS[3][2])
 
 
-def install(p: Patches) -> SaveTaskAccelerations:
-    """Install every acceleration on ``p`` (undone with it)."""
-    accelerations = SaveTaskAccelerations()
+def _issued_by(code: Any) -> bool:
+    """Whether the innermost caller outside Django and the standard library is ``code``: the
+    save was ``save_task``'s own, not a hook's or a receiver's it runs."""
+    import sysconfig
+
+    import django
+
+    carriers = (str(Path(django.__file__).parent) + "/", sysconfig.get_paths()["stdlib"] + "/")
+    frame: Any = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(carriers):
+        frame = frame.f_back
+    return frame is not None and frame.f_code is code
+
+
+def install(p: Patches, keep_counts: bool = True) -> SaveTaskAccelerations:
+    """Install every acceleration on ``p`` (undone with it); ``keep_counts`` False (a run
+    inside a test transaction) counts the prune's rows in the database every time."""
+    accelerations = SaveTaskAccelerations(keep_counts)
     accelerations.install(p)
     return accelerations
