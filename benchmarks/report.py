@@ -455,10 +455,13 @@ def _harness_verdict(row: Row, old: Row, tolerance_pct: float) -> list[Verdict]:
     gated like counted work: a regression in our part cannot hide behind the project's."""
     b = (old.extra or {}).get(HARNESS_STATEMENTS)
     c = (row.extra or {}).get(HARNESS_STATEMENTS)
-    if b is None or c is None:
+    if c is None:
         return []
+    metric = "harness statements/execution"
+    if b is None:  # a baseline from before the figure: shown, gated from the next baseline on
+        return [Verdict(row.name, metric, math.nan, c, 0.0, False, gated=False)]
     worse = (c - b) / b * 100 if b else (100.0 if c > 0 else 0.0)
-    return [Verdict(row.name, "harness statements/execution", b, c, worse, worse > tolerance_pct)]
+    return [Verdict(row.name, metric, b, c, worse, worse > tolerance_pct)]
 
 
 def _time_verdict(row: Row, old: Row, threshold_pct: float, gated: bool) -> Verdict:
@@ -532,7 +535,7 @@ def print_compare(
 
 def _verdict_cell(v: Verdict) -> str:
     if not v.gated:
-        return "info (gated on work)"
+        return "info (no baseline figure)" if math.isnan(v.baseline) else "info (gated on work)"
     if v.regressed:
         return "[red]REGRESSION[/red]"
     return "ok (rounds overlap)" if v.overlaps else "ok"

@@ -205,3 +205,10 @@ def test_month_rows_show_statements_by_origin_and_gate_the_harness_share(tmp_pat
     assert report.main(["compare", str(base), str(worse), "--threshold", "15"]) == 1
     same = report.compare(report.load(base), report.load(base), 15.0, 2.0)
     assert not any(v.regressed for v in same)
+    older = _write(tmp_path / "d.json", _month("floor", 8.0, floor))  # before the figure
+    (shown,) = [
+        v
+        for v in report.compare(report.load(older), report.load(worse), 15.0, 2.0)
+        if v.metric == "harness statements/execution"
+    ]
+    assert shown.current == 4.2 and not shown.gated and not shown.regressed
