@@ -13,6 +13,7 @@ bytes and the end-of-run rows of every django-q2 table.
 
 from __future__ import annotations
 
+import bisect
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,10 +39,17 @@ DESCRIPTIONS = (
     (
         "the save_limit count, kept",
         "monitor.save_task counts the Success rows (of its SAVE_LIMIT_PER filter) on every save",
-        "the count is kept from the monitor's own writes (a Success row created or turned "
-        "successful through save_task's Model.save, the prune's own delete) after one count per "
-        "filter; any other write to django_q_task (project code, queryset.update, raw SQL) or a "
-        "transaction rolled back makes it count again in the database",
+        "the rows (stopped, id) are read once per filter, then kept from the monitor's own "
+        "writes (a Success row created or turned successful through save_task's Model.save, the "
+        "prune's own delete); any other write to django_q_task (project code, queryset.update, "
+        "raw SQL) or a transaction rolled back makes it read them again",
+    ),
+    (
+        "the save_limit oldest, kept",
+        "monitor.save_task asks the database for the oldest Success row (ORDER BY stopped, a "
+        "sort of every row of the filter) on every save at the limit",
+        "the oldest of the kept rows; when the two oldest stopped at the same instant (which one "
+        "PostgreSQL returns first is its own choice) or the rows are not known, the query",
     ),
     (
         "the first save's lookup",
@@ -86,16 +94,17 @@ Key = tuple[tuple[str, Any], ...]
 
 
 class SuccessCounts:
-    """The prune's Success counts per filter (``SAVE_LIMIT_PER``), kept from the monitor's own
-    writes once counted (DESCRIPTIONS[2])."""
+    """The prune's Success rows per filter (``SAVE_LIMIT_PER``) as (stopped, id), oldest first:
+    read once, then kept from the monitor's own writes (DESCRIPTIONS[2] and [3])."""
 
     def __init__(self) -> None:
-        self.known: dict[Key, int] = {}
+        self.known: dict[Key, list[tuple[Any, Any]]] = {}
         self.tentative = Tentative()
         self.deleting = False  # the prune's own delete is running
-        self.counted = 0  # counts asked of the database (tests read it)
+        self.counted = 0  # rows read from the database (tests read it)
+        self.oldest_known = self.oldest_asked = 0  # the prune's oldest: kept, or queried
 
-    def get(self, key: Key) -> int | None:
+    def get(self, key: Key) -> list[tuple[Any, Any]] | None:
         if not self.tentative.settled():
             self.forget()
         return self.known.get(key)
@@ -104,11 +113,38 @@ class SuccessCounts:
         self.known.clear()
         self.tentative.reset()
 
-    def changed(self, row: Any, delta: int) -> None:
-        """A Success row matching each filter it matches was added (+1) or removed (-1)."""
-        for key in self.known:
+    def oldest(self, key: Key) -> tuple[bool, Any]:
+        """(known, id of the oldest row or None when there is none); not known when the two
+        oldest stopped at the same instant: which one PostgreSQL returns first is its own."""
+        rows = self.known.get(key)
+        if rows is None or not self.tentative.settled():
+            return False, None
+        if not rows:
+            return True, None
+        if len(rows) > 1 and rows[0][0] == rows[1][0]:
+            return False, None
+        return True, rows[0][1]
+
+    def added(self, row: Any) -> None:
+        """A Success row appeared: in every filter it matches."""
+        if row.stopped is None:
+            self.forget()
+            return
+        for key, rows in self.known.items():
             if all(getattr(row, field, None) == value for field, value in key):
-                self.known[key] += delta
+                bisect.insort(rows, (row.stopped, row.pk))
+        self.tentative.note()
+
+    def removed(self, key: Key, pk: Any) -> None:
+        """The prune deleted row ``pk`` of ``key``; other filters cannot place it."""
+        rows = self.known.get(key)
+        for other in [k for k in self.known if k != key]:
+            del self.known[other]
+        index = next((i for i, (_, p) in enumerate(rows or []) if p == pk), None)
+        if rows is None or index is None:
+            self.forget()
+            return
+        del rows[index]
         self.tentative.note()
 
 
@@ -126,7 +162,7 @@ class _Row:
         counts = self._counts
         if counts is None or self._key is None or self._key not in counts.known:
             if counts is not None:
-                counts.forget()  # a delete the counts cannot place: count again
+                counts.forget()  # a delete the counts cannot place: read again
             return self._queryset.model._base_manager.filter(pk=self.pk).delete()
         counts.deleting = True
         try:
@@ -134,11 +170,7 @@ class _Row:
         finally:
             counts.deleting = False
         if deleted[0] == 1:
-            for key in list(counts.known):  # other filters cannot be placed: forget them
-                if key != self._key:
-                    del counts.known[key]
-            counts.known[self._key] -= 1
-            counts.tentative.note()
+            counts.removed(self._key, self.pk)
         else:
             counts.forget()
         return deleted
@@ -156,20 +188,31 @@ class _Counted:
         from django.db import connections
 
         counts, key = self._counts, self._key
-        count = counts.get(key) if counts is not None and key is not None else None
-        if count is None:
+        rows = counts.get(key) if counts is not None and key is not None else None
+        if rows is not None:
+            count = len(rows)
+        elif counts is not None and key is not None:
+            read = list(self._queryset.order_by().values_list("stopped", "pk"))
+            counts.counted += 1
+            count = len(read)
+            if all(stopped is not None for stopped, _ in read):
+                counts.known[key] = sorted(read)
+        else:
             sql, params = self._queryset.values("pk").query.sql_with_params()
             with connections[self._queryset.db].cursor() as cursor:
                 cursor.execute(f"SELECT count(*) FROM ({sql}) AS locked", params)
                 (count,) = cursor.fetchone()
-            if counts is not None and key is not None:
-                counts.counted += 1
-                counts.known[key] = count
         placeholder = _Row(self._queryset, None)
         return iter([placeholder] * count)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._queryset, name)
+
+
+def _by_stopped(queryset: Any) -> bool:
+    """Whether ``.last()`` means the earliest ``stopped`` (``Success``'s own ordering)."""
+    query = queryset.query
+    return not query.order_by and list(query.get_meta().ordering) == ["-stopped"]
 
 
 def _filters_key(frame: Any) -> Key | None:
@@ -215,9 +258,16 @@ class SaveTaskAccelerations:
                 caller = sys._getframe(1)
                 if caller.f_code is not save_task_code:
                     return super().last()
+                key = _filters_key(caller)
+                if counts is not None and key is not None and _by_stopped(self):
+                    known, pk = counts.oldest(key)  # oldest without asking (DESCRIPTIONS[3])
+                    if known:
+                        counts.oldest_known += 1
+                        return None if pk is None else _Row(self, pk, key, counts)
+                    counts.oldest_asked += 1
                 ordered = self.reverse() if self.ordered else self.order_by("-pk")
                 for pk in ordered.values_list("pk", flat=True)[:1]:
-                    return _Row(self, pk, _filters_key(caller), counts)
+                    return _Row(self, pk, key, counts)
                 return None
 
         base = SuccessManager.get_queryset
@@ -243,7 +293,7 @@ class SaveTaskAccelerations:
                 return
             if created or _issued_by(save_task_code):
                 if instance.success:
-                    counts.changed(instance, +1)
+                    counts.added(instance)
             else:
                 counts.forget()
 
@@ -270,7 +320,7 @@ class SaveTaskAccelerations:
                 accel.saved.add(tid)
             return original_get(*args, **kwargs)
 
-        p.set(manager, "get", get, DESCRIPTIONS[3][2])
+        p.set(manager, "get", get, DESCRIPTIONS[4][2])
 
 
 def _issued_by(code: Any) -> bool:
