@@ -14,6 +14,7 @@ bytes and the end-of-run rows of every django-q2 table.
 from __future__ import annotations
 
 import bisect
+import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -323,14 +324,20 @@ class SaveTaskAccelerations:
         p.set(manager, "get", get, DESCRIPTIONS[4][2])
 
 
-def _issued_by(code: Any) -> bool:
-    """Whether the innermost caller outside Django and the standard library is ``code``: the
-    save was ``save_task``'s own, not a hook's or a receiver's it runs."""
+@functools.cache
+def _carriers() -> tuple[str, ...]:
+    """Frames that only carry a call: Django's and the standard library's."""
     import sysconfig
 
     import django
 
-    carriers = (str(Path(django.__file__).parent) + "/", sysconfig.get_paths()["stdlib"] + "/")
+    return (str(Path(django.__file__).parent) + "/", sysconfig.get_paths()["stdlib"] + "/")
+
+
+def _issued_by(code: Any) -> bool:
+    """Whether the innermost caller outside Django and the standard library is ``code``: the
+    save was ``save_task``'s own, not a hook's or a receiver's it runs."""
+    carriers = _carriers()
     frame: Any = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename.startswith(carriers):
         frame = frame.f_back
