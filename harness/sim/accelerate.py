@@ -53,6 +53,16 @@ DESCRIPTIONS = (
         "PostgreSQL returns first is its own choice) or the rows are not known, the query",
     ),
     (
+        "the saves of django-q2's rows",
+        "Model.save of a Schedule (each pass, per fired schedule) and of a Task (save_task) "
+        "builds its UPDATE or INSERT through Django's query compiler every time",
+        "the same statement (the same columns in the same order, each value prepared by its "
+        "field's own get_db_prep_save) as raw SQL: only Model._do_update and _do_insert are "
+        "replaced, so signals, pre_save and the instance's state are Django's own; any value "
+        "the compiler would treat specially (an expression, a related object, a field with its "
+        "own placeholder, a returned column) takes Django's path",
+    ),
+    (
         "the first save's lookup",
         "monitor.save_task looks the task up (Task.objects.get) before creating its row, also "
         "on its first save, when no row can exist",
@@ -235,6 +245,7 @@ class SaveTaskAccelerations:
         self.preexisting = True  # until counted: rows the simulation did not make may exist
         # None: count in the database every time (a run inside a test transaction)
         self.counts: SuccessCounts | None = SuccessCounts() if keep_counts else None
+        self.writes = RowWrites()
 
     def install(self, p: Patches) -> None:
         from django.db.models import QuerySet
@@ -321,7 +332,7 @@ class SaveTaskAccelerations:
                 accel.saved.add(tid)
             return original_get(*args, **kwargs)
 
-        p.set(manager, "get", get, DESCRIPTIONS[4][2])
+        p.set(manager, "get", get, DESCRIPTIONS[5][2])
 
 
 @functools.cache
@@ -344,9 +355,103 @@ def _issued_by(code: Any) -> bool:
     return frame is not None and frame.f_code is code
 
 
+def _plain(field: Any, value: Any) -> bool:
+    """A value Django's compiler would bind as it is, prepared by the field (``%s``)."""
+    return not (
+        hasattr(value, "resolve_expression")
+        or hasattr(value, "prepare_database_save")
+        or hasattr(field, "get_placeholder")
+    )
+
+
+def _from_django_q() -> bool:
+    """Whether the save was django-q2's own: its innermost caller outside Django (and outside
+    ``Schedule.save``, which any caller goes through) is django-q2's code."""
+    frame: Any = sys._getframe(3)
+    carriers = _carriers()
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(carriers)
+        or frame.f_code.co_filename.endswith("/django_q/models.py")
+    ):
+        frame = frame.f_back
+    return frame is not None and "/django_q/" in frame.f_code.co_filename
+
+
+class RowWrites:
+    """django-q2's saves of its own rows as raw SQL (DESCRIPTIONS[4]); counts them for tests."""
+
+    def __init__(self) -> None:
+        self.updates = self.inserts = 0
+
+    def install(self, p: Patches) -> None:
+        from django.db import connections
+        from django.db.models import Model
+        from django_q.models import Schedule, Task
+
+        do_update, do_insert = Model._do_update, Model._do_insert
+        writes = self
+
+        def _do_update(
+            obj: Any,
+            base_qs: Any,
+            using: str,
+            pk_val: Any,
+            values: list[Any],
+            update_fields: Any,
+            forced_update: bool,
+        ) -> Any:
+            meta = obj._meta
+            if (
+                not values
+                or meta.select_on_save
+                or base_qs.query.where
+                or not all(_plain(f, v) for f, _, v in values)
+                or not _from_django_q()
+            ):
+                return do_update(obj, base_qs, using, pk_val, values, update_fields, forced_update)
+            connection = connections[using]
+            qn = connection.ops.quote_name
+            columns = ", ".join(f"{qn(f.column)} = %s" for f, _, _ in values)
+            params = [f.get_db_prep_save(v, connection=connection) for f, _, v in values]
+            params.append(meta.pk.get_db_prep_value(pk_val, connection, prepared=False))
+            sql = f"UPDATE {qn(meta.db_table)} SET {columns} WHERE {qn(meta.pk.column)} = %s"
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                writes.updates += 1
+                return cursor.rowcount > 0
+
+        def _do_insert(
+            obj: Any, manager: Any, using: str, fields: list[Any], returning: Any, raw: bool
+        ) -> Any:
+            if returning or raw or not _from_django_q():
+                return do_insert(obj, manager, using, fields, returning, raw)
+            values = [f.pre_save(obj, True) for f in fields]
+            if not fields or not all(_plain(f, v) for f, v in zip(fields, values, strict=True)):
+                return do_insert(obj, manager, using, fields, returning, raw)
+            connection = connections[using]
+            qn = connection.ops.quote_name
+            columns = ", ".join(qn(f.column) for f in fields)
+            marks = ", ".join(["%s"] * len(fields))
+            params = [
+                f.get_db_prep_save(v, connection=connection)
+                for f, v in zip(fields, values, strict=True)
+            ]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {qn(obj._meta.db_table)} ({columns}) VALUES ({marks})", params
+                )
+            writes.inserts += 1
+            return []
+
+        for model in (Schedule, Task):
+            p.set(model, "_do_update", _do_update, DESCRIPTIONS[4][2])
+            p.set(model, "_do_insert", _do_insert, DESCRIPTIONS[4][2])
+
+
 def install(p: Patches, keep_counts: bool = True) -> SaveTaskAccelerations:
     """Install every acceleration on ``p`` (undone with it); ``keep_counts`` False (a run
     inside a test transaction) counts the prune's rows in the database every time."""
     accelerations = SaveTaskAccelerations(keep_counts)
     accelerations.install(p)
+    accelerations.writes.install(p)
     return accelerations

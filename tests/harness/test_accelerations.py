@@ -91,8 +91,8 @@ def _prune_run(faithful: bool, durations: dict[str, float]) -> tuple[str, dict, 
             for i in range(4):
                 async_task("tests.harness.sample_tasks.add", i, 2)
                 sim.advance(minutes=1)
-            counts = None if faithful else sim._driver.accelerations.counts
-            return sim.timeline.dumps(), _django_q_rows(), counts
+            accelerations = sim._driver.accelerations
+            return sim.timeline.dumps(), _django_q_rows(), accelerations
 
 
 @pytest.mark.parametrize(
@@ -103,12 +103,51 @@ def _prune_run(faithful: bool, durations: dict[str, float]) -> tuple[str, dict, 
 def test_the_kept_prune_rows_delete_what_the_database_would(django_db_blocker, tick, ties):
     """The prune's rows read once and kept (count and oldest) delete the same rows as
     django-q2's own queries, through ties and a delete the monitor did not make."""
+    durations = {"tests.harness.sample_tasks.tick": tick}
     with django_db_blocker.unblock():
-        durations = {"tests.harness.sample_tasks.tick": tick}
-        fast_timeline, fast, counts = _prune_run(False, durations)
-        slow_timeline, slow, _ = _prune_run(True, durations)
+        fast_timeline, fast, accelerations = _prune_run(False, durations)
+        slow_timeline, slow, none = _prune_run(True, durations)
+    assert none is None  # faithful: django-q2's own path everywhere
+    counts = accelerations.counts
     assert fast_timeline == slow_timeline
     assert len(fast["django_q_task"]) == 3 and fast == slow
     assert counts.counted == 2  # read at the first save, and again after the foreign delete
     assert counts.oldest_known > 0  # the oldest came from the kept rows …
     assert (counts.oldest_asked > 0) is ties  # … asked only where the two oldest tie
+    assert accelerations.writes.inserts == 20  # every result row, as raw SQL
+
+
+def test_raw_row_writes_leave_the_rows_django_would(django_db_blocker):
+    """A schedule fired every minute (its row updated by each pass) and its results saved:
+    the raw UPDATEs and INSERTs leave django-q2's tables as Django's own statements do."""
+    import datetime as dt
+
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    from harness import Simulation
+    from harness.infra.freshdb import fresh_database
+    from tests.scenarios.test_shipped import _django_q_rows
+
+    runs = []
+    with django_db_blocker.unblock():
+        for faithful in (False, True):
+            with fresh_database():
+                sim = Simulation(
+                    dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC), seed=4, faithful=faithful
+                )
+                with sim:
+                    schedule(
+                        "tests.harness.sample_tasks.tick",
+                        "every-minute",
+                        name="every-minute",
+                        schedule_type=Schedule.MINUTES,
+                        minutes=1,
+                        repeats=6,
+                    )
+                    sim.advance(minutes=10)
+                    runs.append((sim.timeline.dumps(), _django_q_rows(), sim._driver.accelerations))
+    (fast_timeline, fast, writes), (slow_timeline, slow, _) = runs
+    assert fast_timeline == slow_timeline and fast == slow
+    assert len(fast["django_q_task"]) == 6 and fast["django_q_schedule"]
+    assert writes.writes.updates == 6 and writes.writes.inserts == 6
