@@ -384,7 +384,6 @@ class RowWrites:
         self.updates = self.inserts = 0
 
     def install(self, p: Patches) -> None:
-        from django.db import connections
         from django.db.models import Model
         from django_q.models import Schedule, Task
 
@@ -409,43 +408,53 @@ class RowWrites:
                 or not _from_django_q()
             ):
                 return do_update(obj, base_qs, using, pk_val, values, update_fields, forced_update)
-            connection = connections[using]
-            qn = connection.ops.quote_name
-            columns = ", ".join(f"{qn(f.column)} = %s" for f, _, _ in values)
-            params = [f.get_db_prep_save(v, connection=connection) for f, _, v in values]
-            params.append(meta.pk.get_db_prep_value(pk_val, connection, prepared=False))
-            sql = f"UPDATE {qn(meta.db_table)} SET {columns} WHERE {qn(meta.pk.column)} = %s"
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                writes.updates += 1
-                return cursor.rowcount > 0
+            writes.updates += 1
+            return _raw_update(meta, using, pk_val, [(f, v) for f, _, v in values])
 
         def _do_insert(
             obj: Any, manager: Any, using: str, fields: list[Any], returning: Any, raw: bool
         ) -> Any:
-            if returning or raw or not _from_django_q():
+            if returning or raw or not fields or not _from_django_q():
                 return do_insert(obj, manager, using, fields, returning, raw)
             values = [f.pre_save(obj, True) for f in fields]
-            if not fields or not all(_plain(f, v) for f, v in zip(fields, values, strict=True)):
+            if not all(_plain(f, v) for f, v in zip(fields, values, strict=True)):
                 return do_insert(obj, manager, using, fields, returning, raw)
-            connection = connections[using]
-            qn = connection.ops.quote_name
-            columns = ", ".join(qn(f.column) for f in fields)
-            marks = ", ".join(["%s"] * len(fields))
-            params = [
-                f.get_db_prep_save(v, connection=connection)
-                for f, v in zip(fields, values, strict=True)
-            ]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"INSERT INTO {qn(obj._meta.db_table)} ({columns}) VALUES ({marks})", params
-                )
             writes.inserts += 1
+            _raw_insert(obj._meta, using, list(zip(fields, values, strict=True)))
             return []
 
         for model in (Schedule, Task):
             p.set(model, "_do_update", _do_update, DESCRIPTIONS[4][2])
             p.set(model, "_do_insert", _do_insert, DESCRIPTIONS[4][2])
+
+
+def _raw_update(meta: Any, using: str, pk_val: Any, values: list[tuple[Any, Any]]) -> bool:
+    """``UPDATE … SET <each column> = %s WHERE <pk> = %s``: True when a row matched."""
+    from django.db import connections
+
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    columns = ", ".join(f"{qn(f.column)} = %s" for f, _ in values)
+    params = [f.get_db_prep_save(v, connection=connection) for f, v in values]
+    params.append(meta.pk.get_db_prep_value(pk_val, connection, prepared=False))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(meta.db_table)} SET {columns} WHERE {qn(meta.pk.column)} = %s", params
+        )
+        return cursor.rowcount > 0
+
+
+def _raw_insert(meta: Any, using: str, values: list[tuple[Any, Any]]) -> None:
+    """``INSERT INTO … (<columns>) VALUES (%s, …)``, nothing returned."""
+    from django.db import connections
+
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f, _ in values)
+    marks = ", ".join(["%s"] * len(values))
+    params = [f.get_db_prep_save(v, connection=connection) for f, v in values]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks})", params)
 
 
 def install(p: Patches, keep_counts: bool = True) -> SaveTaskAccelerations:
