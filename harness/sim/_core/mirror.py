@@ -160,6 +160,12 @@ class BrokerMirror:
         }
 
 
+def _drop(wrappers: list[Any], wrapper: Any) -> None:
+    """Take ``wrapper`` off a connection it was added to (if it is still there)."""
+    if wrapper in wrappers:
+        wrappers.remove(wrapper)
+
+
 def _aware() -> bool:
     from django.conf import settings
 
@@ -198,6 +204,7 @@ class TableWatch:
         def on_connection(sender: Any, connection: Any, **_: Any) -> None:
             if self not in connection.execute_wrappers:
                 connection.execute_wrappers.append(self)
+                self._undo.append(lambda: _drop(connection.execute_wrappers, self))
 
         uid = f"harness-watch-{id(self)}"
         connection_created.connect(on_connection, dispatch_uid=uid, weak=False)
