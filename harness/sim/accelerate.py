@@ -35,6 +35,8 @@ DESCRIPTIONS = (
         "the save_limit delete",
         "monitor.save_task loads the oldest Success row whole (.last()) to delete it",
         "the same query (same filter, same ORDER BY) reads its id only; the row is deleted "
+        "by the statement Django's fast delete issues (DELETE ... WHERE pk = %s), in raw SQL, "
+        "when the fast delete applies (no delete signal receivers, nothing related), else "
         "through the same queryset delete",
     ),
     (
@@ -174,10 +176,10 @@ class _Row:
         if counts is None or self._key is None or self._key not in counts.known:
             if counts is not None:
                 counts.forget()  # a delete the counts cannot place: read again
-            return self._queryset.model._base_manager.filter(pk=self.pk).delete()
+            return self._delete()
         counts.deleting = True
         try:
-            deleted = self._queryset.model._base_manager.filter(pk=self.pk).delete()
+            deleted = self._delete()
         finally:
             counts.deleting = False
         if deleted[0] == 1:
@@ -185,6 +187,25 @@ class _Row:
         else:
             counts.forget()
         return deleted
+
+    def _delete(self) -> Any:
+        """The row deleted as Django's fast delete does it (no signal receivers, nothing
+        related: ``DELETE … WHERE pk = %s``), in raw SQL; otherwise through Django."""
+        from django.db import connections
+        from django.db.models.deletion import Collector
+
+        qs = self._queryset.model._base_manager.filter(pk=self.pk)
+        if not Collector(using=qs.db, origin=qs).can_fast_delete(qs):
+            return qs.delete()
+        meta, connection = qs.model._meta, connections[qs.db]
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s",
+                [meta.pk.get_db_prep_value(self.pk, connection, prepared=False)],
+            )
+            deleted = max(cursor.rowcount, 0)
+        return deleted, {meta.label: deleted}
 
 
 class _Counted:
