@@ -10,6 +10,8 @@ Any benchmark in ``benchmarks/`` joins the table and the chart by setting, in
 * optionally ``work``: ``{"tasks": n, "statements": …, "rows": …, "calls": …}``, the counted work
   of one round (:mod:`harness.infra.workcount`). A row with counters in both runs is gated on
   them (per task, ``--work-tolerance`` percent); its seconds are then shown, not gated.
+* the month's floor row (``benchmarks/test_month.py``): ``statements`` per execution by origin
+  and ``harness_statements``, the accelerated replay's minus the floor's, gated the same way.
 
 Commands (exit 0 ok, 1 regression, 2 bad input with one line on stderr and nothing written)::
 
@@ -241,6 +243,15 @@ def markdown(run: Run) -> str:
 
 
 REAL_CLUSTER = "test_qcluster_drain[orm-w2-b10-q100-s1000]"  # the seed's Q_CLUSTER, real
+HARNESS_STATEMENTS = "harness_statements"  # the month floor row's: accelerated minus floor
+
+
+def _split(statements: dict[str, float] | None) -> str:
+    """``18.34 (11.70 / 5.10 / 1.54)``: the total, then by who issued them."""
+    if not statements:
+        return "–"
+    parts = " / ".join(f"{statements.get(k, 0):.2f}" for k in ("project", "django-q2", "driver"))
+    return f"{statements.get('total', 0):.2f} ({parts})"
 
 
 def month_lines(run: Run) -> list[str]:
@@ -253,8 +264,9 @@ def month_lines(run: Run) -> list[str]:
         "",
         "## The month",
         "",
-        "| row | executions | wall s | × sync floor |",
-        "|---|---:|---:|---:|",
+        "| row | executions | wall s | × sync floor | statements / execution "
+        "(project / django-q2 / driver) |",
+        "|---|---:|---:|---:|---:|",
     ]
     floor = modes.get("floor")
     for mode in ("accelerated", "faithful", "floor"):
@@ -262,7 +274,10 @@ def month_lines(run: Run) -> list[str]:
         if row is None:
             continue
         ratio = f"{row.median_s / floor.median_s:.2f}" if floor and floor.median_s else "–"
-        lines.append(f"| {row.label} | {_num(row.tasks)} | {row.median_s:.1f} | {ratio} |")
+        lines.append(
+            f"| {row.label} | {_num(row.tasks)} | {row.median_s:.1f} | {ratio} | "
+            f"{_split((row.extra or {}).get('statements'))} |"
+        )
     if floor and floor.extra:
         lines.append(
             f"\nSync floor: {floor.extra.get('floor_bodies_s', 0):.1f} s inside the task bodies "
@@ -270,6 +285,12 @@ def month_lines(run: Run) -> list[str]:
             f"arrivals); {floor.extra.get('floor_failed', 0)} bodies raised inline, "
             f"{floor.extra.get('replay_failed', 0)} in the replay."
         )
+        own = floor.extra.get(HARNESS_STATEMENTS)
+        if own is not None:
+            lines.append(
+                f"\nThe harness's own statements per execution (accelerated minus the sync "
+                f"floor): {own:.2f}."
+            )
     real = next((r for r in run.rows if r.name == REAL_CLUSTER), None)
     lead = modes.get("accelerated") or next(iter(modes.values()))
     runs, days = lead.tasks, (lead.extra or {}).get("simulated_seconds", 0) / 86400
@@ -413,6 +434,7 @@ def compare(
         counted = bool(row.work and old.work)
         if counted:
             verdicts += _work_verdicts(row, old, work_tolerance_pct)
+        verdicts += _harness_verdict(row, old, work_tolerance_pct)
         verdicts.append(_time_verdict(row, old, threshold_pct, gated=not counted))
     return verdicts
 
@@ -426,6 +448,20 @@ def _work_verdicts(row: Row, old: Row, tolerance_pct: float) -> list[Verdict]:
         worse = (c - b) / b * 100 if b else (100.0 if c > 0 else 0.0)
         out.append(Verdict(row.name, f"{key}/task", b, c, worse, worse > tolerance_pct))
     return out
+
+
+def _harness_verdict(row: Row, old: Row, tolerance_pct: float) -> list[Verdict]:
+    """The month's harness-only statements per execution (accelerated minus the sync floor),
+    gated like counted work: a regression in our part cannot hide behind the project's."""
+    b = (old.extra or {}).get(HARNESS_STATEMENTS)
+    c = (row.extra or {}).get(HARNESS_STATEMENTS)
+    if c is None:
+        return []
+    metric = "harness statements/execution"
+    if b is None:  # a baseline from before the figure: shown, gated from the next baseline on
+        return [Verdict(row.name, metric, math.nan, c, 0.0, False, gated=False)]
+    worse = (c - b) / b * 100 if b else (100.0 if c > 0 else 0.0)
+    return [Verdict(row.name, metric, b, c, worse, worse > tolerance_pct)]
 
 
 def _time_verdict(row: Row, old: Row, threshold_pct: float, gated: bool) -> Verdict:
@@ -499,7 +535,7 @@ def print_compare(
 
 def _verdict_cell(v: Verdict) -> str:
     if not v.gated:
-        return "info (gated on work)"
+        return "info (no baseline figure)" if math.isnan(v.baseline) else "info (gated on work)"
     if v.regressed:
         return "[red]REGRESSION[/red]"
     return "ok (rounds overlap)" if v.overlaps else "ok"

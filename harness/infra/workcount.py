@@ -90,3 +90,78 @@ def python_calls(profiler: cProfile.Profile) -> int:
             continue
         total += entry.callcount
     return total
+
+
+ORIGINS = ("project", "django-q2", "driver")
+"""Who issued a statement: the project's code (task bodies, receivers, loads, views), django-q2
+(its own code, and the harness's drop-in replacements of it: the deterministic broker and the
+accelerations), or the rest of the harness (the driver's look-ahead, adoption, lock model)."""
+
+_DJANGO_Q2_STANDINS = ("harness/sim/broker.py", "harness/sim/accelerate.py")
+
+
+@dataclass
+class Origins:
+    """Statements counted by who issued them (:data:`ORIGINS`)."""
+
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def per(self, units: int) -> dict[str, float]:
+        return {k: round(v / units, 3) for k, v in self.counts.items()} if units else {}
+
+
+def _skipped_dirs() -> tuple[str, ...]:
+    """Frames that only carry a statement (Django, psycopg, the standard library)."""
+    import sysconfig
+
+    import django
+
+    return (
+        str(Path(django.__file__).parent) + "/",
+        *_excluded(),
+        sysconfig.get_paths()["stdlib"] + "/",
+    )
+
+
+@contextmanager
+def statement_origins(using: str = "default") -> Iterator[Origins]:
+    """Count the statements of the block by who issued them: the innermost frame outside
+    Django, psycopg and the standard library decides (cheap: one answer per code object)."""
+    import sys
+
+    from django.db import connections
+
+    skip = _skipped_dirs()
+    harness_dir = str(Path(__file__).resolve().parents[1]) + "/"
+    verdict: dict[Any, str | None] = {}  # code object → origin, None: a carrier frame
+    origins = Origins(dict.fromkeys(ORIGINS, 0))
+
+    def classify(code: Any) -> str | None:
+        name = code.co_filename
+        if name.startswith(skip):
+            return None
+        if "/django_q/" in name or name.endswith(_DJANGO_Q2_STANDINS):
+            return "django-q2"
+        if name.startswith(harness_dir):
+            return "driver"
+        return "project"
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        frame: Any = sys._getframe(1)
+        origin = "project"
+        while frame is not None:
+            code = frame.f_code
+            found = verdict[code] if code in verdict else verdict.setdefault(code, classify(code))
+            if found is not None:
+                origin = found
+                break
+            frame = frame.f_back
+        origins.counts[origin] += 1
+        return execute(sql, params, many, context)
+
+    with connections[using].execute_wrapper(wrapper):
+        yield origins

@@ -9,6 +9,7 @@ snapshot holds the marker ``«secret:<label>»`` instead (the timeline too, when
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +21,15 @@ FORMAT = 1  # the JSON layout's version
 MARKER = "«secret:{}»"
 
 
-def _forms(value: str) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def _forms(value: str) -> tuple[str, ...]:
     """How a secret can be spelled in an output: as it is, escaped inside a JSON string (the
-    timeline, the record), and escaped by ``repr`` (task rows, log lines quoting arguments)."""
+    timeline, the record), and escaped by ``repr`` (task rows, log lines quoting arguments).
+    Cached: a run's JSON asks for the same few secrets' forms once per string it holds."""
     import json
 
     forms = (value, json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1])
-    return list(dict.fromkeys(forms))
+    return tuple(dict.fromkeys(forms))
 
 
 def redact(text: str, secrets: list[tuple[str, str]]) -> str:

@@ -9,7 +9,10 @@ each with the same compare-and-set ``UPDATE … WHERE lock=<old>``, an un-acked 
 * no ``sleep(Conf.POLL)`` on an empty queue (a real 0.2 s wait per poll);
 * no ``close_old_connections()`` per call (it would close a pytest-django test transaction);
 * per-instance ``bulk`` and ``retry``, so several simulated clusters can differ;
-* an observer per instance, so the driver's timeline sees acknowledgements on its brokers.
+* an observer per instance, so the driver's timeline sees acknowledgements on its brokers;
+* a journal for the class (``journal``, set while an accelerated simulation runs): every row it
+  inserts, claims and deletes is reported to the driver's mirror of the queue
+  (``harness.sim._core.mirror``), so the look-ahead need not ask the database.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ Observer = Callable[[str, Any, Any], None]
 
 class DeterministicORM(ORM):
     """The ORM broker with a stable claim order and no real-time sleeps."""
+
+    journal: Any = None  # the driver's mirror of the queue, on every instance (None: none)
 
     def __init__(
         self, list_key: str | None = None, *, bulk: int | None = None, retry: int | None = None
@@ -62,15 +67,25 @@ class DeterministicORM(ORM):
         from django.db import connections
 
         table = connections[Conf.ORM].ops.quote_name(OrmQ._meta.db_table)
-        with connections[Conf.ORM].cursor() as cur:
-            cur.execute(sql.format(table=table), params)
-            return cur.fetchall() if cur.description else []
+        journal = self.journal
+        if journal is not None:
+            journal.broker_writing += 1  # the mirror's TableWatch: this write is reported
+        try:
+            with connections[Conf.ORM].cursor() as cur:
+                cur.execute(sql.format(table=table), params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            if journal is not None:
+                journal.broker_writing -= 1
 
     def enqueue(self, task: Any) -> int:
+        key, now = self.list_key or Conf.CLUSTER_NAME, timezone.now()
         rows = self._execute(
             "INSERT INTO {table} (key, payload, lock) VALUES (%s, %s, %s) RETURNING id",
-            [self.list_key or Conf.CLUSTER_NAME, task, timezone.now()],
+            [key, task, now],
         )
+        if self.journal is not None:
+            self.journal.enqueued(rows[0][0], key, now)
         return rows[0][0]
 
     def dequeue(self) -> list[tuple[int, str]] | None:
@@ -83,7 +98,8 @@ class DeterministicORM(ORM):
         bulk = self.bulk if self.bulk is not None else Conf.BULK
         now = timezone.now()
         cap = " AND id <= %s" if self.max_id is not None else ""
-        params: list[Any] = [self.timeout(None), self.list_key, now]
+        lock = self.timeout(None)
+        params: list[Any] = [lock, self.list_key, now]
         if cap:
             params.append(self.max_id)
         params.extend([bulk, now])
@@ -93,10 +109,14 @@ class DeterministicORM(ORM):
             "RETURNING id, payload",
             params,
         )
+        if self.journal is not None and rows:
+            self.journal.claimed([r[0] for r in rows], lock)
         return sorted(rows) or None
 
     def delete(self, task_id: Any) -> None:
         self._execute("DELETE FROM {table} WHERE id = %s", [task_id])
+        if self.journal is not None:
+            self.journal.deleted(task_id)
 
     def acknowledge(self, task_id: Any) -> Any:
         if self.observer is not None:

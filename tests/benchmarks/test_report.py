@@ -165,3 +165,50 @@ def test_paced_runs_are_gated_on_latency(tmp_path: Path) -> None:
     (verdict,) = report.compare(report.load(base), report.load(cur), 15.0)
     assert (verdict.metric, verdict.regressed) == ("saved p50 ms", True)
     assert verdict.worse_pct == pytest.approx(30.0)
+
+
+def _month(mode: str, median: float, statements: dict[str, float], **extra):
+    return _bench(
+        f"test_month_{mode}",
+        median,
+        median,
+        median,
+        group="month",
+        tasks=1000,
+        config=f"month, {mode}",
+        month_mode=mode,
+        statements=statements,
+        **extra,
+    )
+
+
+def test_month_rows_show_statements_by_origin_and_gate_the_harness_share(tmp_path: Path) -> None:
+    acc = {"total": 12.0, "project": 8.0, "django-q2": 3.5, "driver": 0.5}
+    floor = {"total": 8.0, "project": 8.0, "django-q2": 0.0, "driver": 0.0}
+    base = _write(
+        tmp_path / "b.json",
+        _month("accelerated", 10.0, acc),
+        _month("floor", 8.0, floor, harness_statements=4.0),
+    )
+    md = report.markdown(report.load(base))
+    assert "| month, accelerated | 1,000 | 10.0 | 1.25 | 12.00 (8.00 / 3.50 / 0.50) |" in md
+    own = "The harness's own statements per execution (accelerated minus the sync floor): 4.00"
+    assert own in md
+    worse = _write(
+        tmp_path / "c.json",
+        _month("accelerated", 10.0, acc),
+        _month("floor", 8.0, floor, harness_statements=4.2),  # 5 % more of ours
+    )
+    verdicts = report.compare(report.load(base), report.load(worse), 15.0, 2.0)
+    (own,) = [v for v in verdicts if v.metric == "harness statements/execution"]
+    assert own.regressed and own.worse_pct == pytest.approx(5.0)
+    assert report.main(["compare", str(base), str(worse), "--threshold", "15"]) == 1
+    same = report.compare(report.load(base), report.load(base), 15.0, 2.0)
+    assert not any(v.regressed for v in same)
+    older = _write(tmp_path / "d.json", _month("floor", 8.0, floor))  # before the figure
+    (shown,) = [
+        v
+        for v in report.compare(report.load(older), report.load(worse), 15.0, 2.0)
+        if v.metric == "harness statements/execution"
+    ]
+    assert shown.current == 4.2 and not shown.gated and not shown.regressed

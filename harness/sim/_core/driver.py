@@ -47,6 +47,7 @@ from harness.sim import accelerate
 from harness.sim._core.agenda import Agenda
 from harness.sim._core.dry import DryPulls
 from harness.sim._core.lookahead import Lookahead, next_time
+from harness.sim._core.mirror import BrokerMirror, TableWatch
 from harness.sim._core.processes import Processes
 from harness.sim._core.recorder import TaskBook, adopt_queued, func_repr
 from harness.sim._core.services import Services
@@ -88,6 +89,19 @@ class Options:
     runaway: RunawayBudget | None
 
 
+def _mirrorable() -> bool:
+    """Whether django-q2's tables can be mirrored: every write to them on the run's connection,
+    outside a test transaction (where nothing ever commits, so nothing could be confirmed)."""
+    from django.db import DEFAULT_DB_ALIAS, connection, router
+    from django_q.conf import Conf
+    from django_q.models import OrmQ, Schedule, Task
+
+    aliases = {Conf.ORM or DEFAULT_DB_ALIAS} | {
+        router.db_for_write(m) or DEFAULT_DB_ALIAS for m in (OrmQ, Schedule, Task)
+    }
+    return aliases == {DEFAULT_DB_ALIAS} and not connection.in_atomic_block
+
+
 @dataclass(frozen=True)
 class Failure:
     """What must fail the caller once the step ends: a finding under ``strict``, or a failed
@@ -117,6 +131,7 @@ class Driver:
         self.colocation: Colocation | None = None  # set by open(): pinned CPU, or why not
         self.guard: NetworkGuard | None = None  # set by open() when the network guard is on
         self.accelerations: accelerate.SaveTaskAccelerations | None = None  # off: faithful
+        self.mirror: BrokerMirror | None = None  # None: the look-ahead asks the database
         self.locks: LockModel | None = None  # set by open() (harness.sim.locks)
         self.calls: CallObserver | None = None  # set by open(): sleeps, logs (harness.sim.scopes)
         self.processes: Processes | None = None  # set by open()
@@ -150,7 +165,10 @@ class Driver:
         patches = install(o.seed, self.kind.broker_class)
         self._undo.append(patches.undo)
         if not o.faithful:
-            self.accelerations = accelerate.install(patches)
+            mirrored = _mirrorable()
+            self.accelerations = accelerate.install(patches, keep_counts=mirrored)
+            if mirrored:
+                self._mirror(patches, self.accelerations)
         self.clock.start()
         self._undo.append(self.clock.stop)
         self.calls = CallObserver(self.clock.view)
@@ -177,6 +195,22 @@ class Driver:
         self.locks.install(o.lock_helpers)
         self._observe_django_q()
         self.processes = Processes(self._services(self.calls))
+
+    def _mirror(self, patches: Any, accelerations: accelerate.SaveTaskAccelerations) -> None:
+        """The broker and the schedules, known without asking (harness.sim._core.mirror)."""
+        from harness.sim.broker import DeterministicORM
+
+        mirror = BrokerMirror()
+        patches.set(DeterministicORM, "journal", mirror, "the broker reports its rows")
+        counts = accelerations.counts
+        watch = TableWatch(
+            mirror,
+            counts.forget if counts is not None else None,
+            lambda: counts is not None and counts.deleting,
+        )
+        watch.install()
+        self._undo.append(watch.uninstall)
+        self.mirror = mirror
 
     def _services(self, calls: CallObserver) -> Services:
         """What the processes get of the run (harness.sim._core.services)."""
@@ -256,7 +290,7 @@ class Driver:
     # -- the event loop ------------------------------------------------------------------------
     def lookahead(self, schedules: bool, cap: int | None) -> Lookahead:
         queued = (self.agenda.next_completion(), self.agenda.next_arrival())
-        return next_time(self.clusters, self.kind, self.now(), queued, schedules, cap)
+        return next_time(self.clusters, self.kind, self.now(), queued, schedules, cap, self.mirror)
 
     def has_work(self, with_scheduled: bool, cap: int | None) -> bool:
         if self.agenda.running or any(c.mem or c.hold for c in self.clusters):

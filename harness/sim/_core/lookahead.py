@@ -1,4 +1,5 @@
-"""When something can next happen: the driver's look-ahead, one database round trip a step.
+"""When something can next happen: the driver's look-ahead, from the mirror of the broker
+(:mod:`harness.sim._core.mirror`) or one database round trip a step (``--faithful``).
 
 The next instant is the earliest of: a running attempt's end, an arrival, a cluster going down
 or up, the first scheduler pass (on its cluster's 30 s grid) after the earliest due schedule,
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from harness.brokers import BrokerKind
+from harness.sim._core.mirror import BrokerMirror
 from harness.sim.cluster import EPS, ClusterState, owned_schedules
 
 
@@ -76,13 +78,16 @@ def next_time(
     queued: Iterable[datetime | None],
     schedules: bool,
     cap: int | None,
+    mirror: BrokerMirror | None = None,
 ) -> Lookahead:
     """The next instant something can happen (``queued``: the driver's next completion and
-    arrival), and the scheduler passes due by then."""
+    arrival), and the scheduler passes due by then; from the ``mirror`` when there is one and
+    it can answer, else from the database."""
     candidates: list[datetime] = []
     candidates.extend(t for t in queued if t is not None)
     candidates.extend(c.transitions[0][0] for c in clusters if c.transitions)
-    earliest, lock = probe(clusters, kind, cap)
+    known = mirror.answer(clusters, kind, cap) if mirror is not None else None
+    earliest, lock = known if known is not None else probe(clusters, kind, cap)
     passes: dict[int, datetime] = {}
     if schedules:
         for i, due in earliest.items():
