@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
-from harness.checkers.cron import PASS
+from harness.checkers.cron import PASS, SCHEDULE_PERIODS
 from harness.checkers.problems import Problem
 from harness.durations import parse_duration
 from harness.record.timeline import SCHEDULE_FIRED, TASK_STARTED
@@ -54,16 +54,6 @@ UNITS = {
     "hour": dt.timedelta(hours=1),
     "day": dt.timedelta(days=1),
     "week": dt.timedelta(days=7),
-}
-PERIODS = {
-    "H": dt.timedelta(hours=1),
-    "D": dt.timedelta(days=1),
-    "W": dt.timedelta(days=7),
-    "BW": dt.timedelta(days=14),
-    "M": dt.timedelta(days=31),
-    "BM": dt.timedelta(days=62),
-    "Q": dt.timedelta(days=92),
-    "Y": dt.timedelta(days=366),
 }
 CALENDAR = {"D", "W", "BW", "M", "BM", "Q", "Y"}  # wall-clock types: one hour for a DST day
 DST = dt.timedelta(hours=1)
@@ -155,7 +145,7 @@ def schedule_period(row: dict[str, Any], ctx: RunContext) -> dt.timedelta | None
         return dt.timedelta(minutes=row.get("minutes") or 1)
     if kind == "C":
         return cron_period(row.get("cron") or "", ctx)
-    return PERIODS.get(kind)
+    return SCHEDULE_PERIODS.get(kind)
 
 
 def cron_period(expr: str, ctx: RunContext) -> dt.timedelta | None:

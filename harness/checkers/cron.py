@@ -30,6 +30,18 @@ from zoneinfo import ZoneInfo
 from harness.sim.cluster import SCHEDULER_PERIOD
 
 PASS = SCHEDULER_PERIOD  # one scheduler pass (30 s): the tolerance of a fire
+# The longest interval between two runs of a fixed-period schedule type (django-q2's letters);
+# MINUTES ("I") reads the row, CRON ("C") its expression, ONCE ("O") has none.
+SCHEDULE_PERIODS = {
+    "H": dt.timedelta(hours=1),
+    "D": dt.timedelta(days=1),
+    "W": dt.timedelta(days=7),
+    "BW": dt.timedelta(days=14),
+    "M": dt.timedelta(days=31),
+    "BM": dt.timedelta(days=62),
+    "Q": dt.timedelta(days=92),
+    "Y": dt.timedelta(days=366),
+}
 UTC = dt.UTC
 _MINUTE = dt.timedelta(minutes=1)
 

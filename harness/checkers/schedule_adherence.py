@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import RunContext, Verdict
-from harness.checkers.cron import PASS, down
+from harness.checkers.cron import PASS, SCHEDULE_PERIODS, down
 from harness.checkers.cron_adherence import check_cron, found
 from harness.checkers.problems import Problem
 from harness.record.timeline import SCHEDULE_FIRED, format_time
@@ -103,19 +103,6 @@ def expected_slots(row: dict[str, Any], ctx: RunContext, at: str | None) -> list
     return slots
 
 
-_PERIOD = {
-    "I": None,  # minutes (from the row)
-    "H": dt.timedelta(hours=1),
-    "D": dt.timedelta(days=1),
-    "W": dt.timedelta(days=7),
-    "BW": dt.timedelta(days=14),
-    "M": dt.timedelta(days=31),
-    "BM": dt.timedelta(days=62),
-    "Q": dt.timedelta(days=92),
-    "Y": dt.timedelta(days=366),
-}
-
-
 def _period(row: dict[str, Any], ctx: RunContext) -> dt.timedelta | None:
     """How far after the start a schedule created at the start can first run (None: any)."""
     kind = row["schedule_type"]
@@ -129,7 +116,7 @@ def _period(row: dict[str, Any], ctx: RunContext) -> dt.timedelta | None:
         except Exception:  # an invalid cron: the scheduler's own error is the finding
             return None
         return slot.astimezone(dt.UTC) - ctx.start.astimezone(dt.UTC)
-    return _PERIOD.get(kind)
+    return SCHEDULE_PERIODS.get(kind)
 
 
 def first_run_outside(
