@@ -10,6 +10,7 @@ Subcommands live in their own modules and register here with :func:`_register`.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import warnings
@@ -108,7 +109,28 @@ _SUBCOMMAND_MODULES: list[str] = [
 """A new command is a module with ``register(sub)`` listed here."""
 
 
+HASH_SEED = "0"
+"""``PYTHONHASHSEED`` of a ``harness`` command whose environment sets none."""
+
+
+def _with_a_fixed_hash_seed() -> None:
+    """Run this command again, once, with ``PYTHONHASHSEED`` fixed, unless the user set one.
+
+    Python salts ``str`` hashes per process, so project code that iterates a set of strings
+    (PRAHO's reconcile task walks a set of service ids) enqueues in another order on every run;
+    the same scenario and seed give the same timeline bytes only with one salt. ``exec`` keeps
+    the pid, so a parent's signals still reach the command."""
+    if "PYTHONHASHSEED" in os.environ or os.name != "posix":
+        return
+    flags = [f"-W{w}" for w in sys.warnoptions]
+    flags += [f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items()]
+    argv = [sys.executable, *flags, "-m", "harness.cli", *sys.argv[1:]]
+    os.execve(sys.executable, argv, {**os.environ, "PYTHONHASHSEED": HASH_SEED})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the `harness` command itself, not a caller's main([...])
+        _with_a_fixed_hash_seed()
     # The current directory is the project root, first on sys.path as it is for manage.py (a
     # console script only has its own bin/ there, so `config.settings` would not resolve).
     from harness.run.project import add_paths

@@ -6,6 +6,7 @@
   price is missing;
 * ``enqueue_swallow``: a load that enqueues a task that catches its own error, logs it and
   returns ``{"success": False}``;
+* ``enqueue_each_of_a_set``: a load whose enqueue order is a set's order of strings;
 * ``loop_on_save``: a setup step that connects a ``post_save`` receiver which enqueues the task
   whose save fires it (a loop without end, as one PRAHO commit had).
 """
@@ -97,3 +98,12 @@ def enqueue_warn() -> str:
 def enqueue_refuse(token: str) -> str:
     """Enqueues a task that logs ``token`` at ERROR and returns ``{"success": False}``."""
     return async_task("tests.harness.sample_tasks.refuse_with_token", token)
+
+
+def enqueue_each_of_a_set() -> int:
+    """Enqueues one task per service id of a ``set`` of strings, in the set's own order, as
+    PRAHO's reconcile task does: that order moves with ``PYTHONHASHSEED``."""
+    ids = {f"service-{n}" for n in range(12)}
+    for service_id in ids:
+        async_task("tests.harness.sample_tasks.tick", service_id)
+    return len(ids)
