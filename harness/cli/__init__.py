@@ -10,6 +10,7 @@ Subcommands live in their own modules and register here with :func:`_register`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -120,12 +121,13 @@ def _with_a_fixed_hash_seed() -> None:
     (PRAHO's reconcile task walks a set of service ids) enqueues in another order on every run;
     the same scenario and seed give the same timeline bytes only with one salt. ``exec`` keeps
     the pid, so a parent's signals still reach the command."""
-    if "PYTHONHASHSEED" in os.environ or os.name != "posix":
+    if "PYTHONHASHSEED" in os.environ or os.name != "posix" or not sys.executable:
         return
     flags = [f"-W{w}" for w in sys.warnoptions]
     flags += [f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items()]
     argv = [sys.executable, *flags, "-m", "harness.cli", *sys.argv[1:]]
-    os.execve(sys.executable, argv, {**os.environ, "PYTHONHASHSEED": HASH_SEED})
+    with contextlib.suppress(OSError):  # cannot run again: this process goes on, salted
+        os.execve(sys.executable, argv, {**os.environ, "PYTHONHASHSEED": HASH_SEED})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
